@@ -1,0 +1,1 @@
+"""One module per ``spikeforge`` sub-command; each exposes ``register(subparsers)``."""
