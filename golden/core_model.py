@@ -1,0 +1,293 @@
+"""Cycle-exact model of the TTFS layer core (``hw/core.py``).
+
+The model has two halves that are kept apart on purpose:
+
+* **what** the core computes - potentials, spikes, the winner, the STDP update and the
+  pruning - is computed functionally with the arithmetic of
+  :mod:`spikeforge.golden.fixedpoint` (vectorized, order independent: saturating sums
+  of non-negative weights do not depend on the order of the additions);
+* **when** each beat appears is computed by a per-cycle simulation of the core's
+  pipeline that tracks only counts (alive synapses per lane, queue levels), written
+  from the timing rules below.
+
+Timing rules (``docs/core.md`` has the architecture; all registers update at the end of
+a cycle, "at c" means during cycle c):
+
+Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
+``time < time_steps`` and ``time >= cur_time``; ``end=0`` beats that are not valid are
+*invalid*.
+  * end beat: if ``dirty`` it waits; once the core is drained the phase becomes CLOSE.
+    Otherwise it is accepted: next phase is STDP (learning with a winner) or END.
+  * valid beat with ``time > cur_time`` while ``dirty``: waits; when drained -> CLOSE.
+  * valid beat in learning after the winner: accepted, no effect (cur_time follows).
+  * other valid beat: accepted when every lane queue has room
+    (``level + F_valid < fifo_depth``); ``cur_time = time``; ``dirty = 1``; the beat
+    enters the F stage (row-mask read).
+  * invalid beat: accepted, counted as dropped.
+  The first accepted beat of a sample is cycle 0.
+F stage at c: every lane whose slice (alive synapses of the row in that lane) is
+  non-zero pushes ``(index, slice)`` into its queue; visible to the lane at c+1.
+Lane at c: if its remaining slice is non-zero it picks one synapse (weight read; the
+  update stage adds it at c+1).  If the slice is then empty and its queue is non-empty,
+  it pops the next entry (used from c+1).
+Drained at c: F stage empty and in every lane: queue empty, slice empty, update stage
+  empty.
+CLOSE (1 cycle): ``newly = crossed & ~fired``; ``fired |= newly``; ``dirty = 0``.
+  No newly fired neuron -> RUN; inference -> EMIT; learning -> WTA.
+WTA: one cycle per newly fired neuron (ascending index; strictly larger potential
+  replaces the best), then EMIT of the winner only.
+EMIT: one beat per cycle (ascending neuron index) while the consumer is ready; then RUN.
+STDP: 1 cycle to fetch the winner's first column-mask word, then per word
+  ``max(1, alive synapses in the word)`` cycles; then END (the write-back of the last
+  synapse happens in END's first cycle).
+END: the end beat, ``cycles = c_end`` (cycles since the first accepted beat).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import CoreConfig, CoreRegisters
+from . import fixedpoint as fx
+
+__all__ = ["CoreModel", "SampleResult", "COUNTER_NAMES"]
+
+COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samples")
+
+_RUN, _CLOSE, _WTA, _EMIT, _STDP, _END = range(6)
+
+
+@dataclass
+class SampleResult:
+    """What the core produces for one sample.
+
+    Attributes:
+        out_events: ``(neuron, time, cycle)`` of every spike beat, in order.
+        cycles: the end beat's payload = cycle at which the end beat is first valid.
+        accept_cycles: cycle at which each input beat (end marker last) was accepted.
+        winner: the learning winner's neuron index, or None.
+        winner_time: its spike time, or None.
+        syn_ops, stdp_updates, pruned, dropped: this sample's share of the counters.
+    """
+
+    out_events: list = field(default_factory=list)
+    cycles: int = 0
+    accept_cycles: list = field(default_factory=list)
+    winner: int | None = None
+    winner_time: int | None = None
+    syn_ops: int = 0
+    stdp_updates: int = 0
+    pruned: int = 0
+    dropped: int = 0
+
+
+class CoreModel:
+    """The core's state (weights, masks, counters) and its behaviour per sample.
+
+    Args:
+        cfg: the core configuration.
+        weights: int array ``(n_inputs, n_neurons)`` in ``[0, w_max]``.
+        mask: bool array of the same shape (True = alive).  Ignored (all alive) when
+            ``cfg.pruning`` is False.  Pruned synapses hold weight 0, as the access port
+            stores them.
+    """
+
+    def __init__(self, cfg: CoreConfig, weights, mask=None):
+        self.cfg = cfg
+        shape = (cfg.n_inputs, cfg.n_neurons)
+        weights = np.asarray(weights)
+        if weights.shape != shape:
+            raise ValueError(f"weights must have shape {shape}, not {weights.shape}")
+        if weights.min(initial=0) < 0 or weights.max(initial=0) > cfg.w_max:
+            raise ValueError(f"weights must lie in [0, {cfg.w_max}]")
+        if mask is None or not cfg.pruning:
+            mask = np.ones(shape, dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != shape:
+            raise ValueError(f"mask must have shape {shape}, not {mask.shape}")
+        self.mask = mask.copy()
+        self.weights = np.where(self.mask, weights, 0).astype(fx.WEIGHT_DTYPE)
+        self.counters = {name: 0 for name in COUNTER_NAMES}
+        self._lane_of_neuron = np.arange(cfg.n_neurons) % cfg.lanes
+
+    # ------------------------------------------------------------------ helpers
+    def _row_lane_counts(self):
+        """Alive synapses of each input row in each lane, shape (n_inputs, lanes)."""
+        cfg = self.cfg
+        return np.stack([self.mask[:, self._lane_of_neuron == k].sum(axis=1)
+                         for k in range(cfg.lanes)], axis=1)
+
+    def _column_word_counts(self, neuron: int):
+        """Alive synapses of one neuron's column, per column-mask word."""
+        cfg = self.cfg
+        col = self.mask[:, neuron]
+        words = np.zeros(cfg.colmask_words * cfg.colmask_word_bits, dtype=bool)
+        words[:cfg.n_inputs] = col
+        return words.reshape(cfg.colmask_words, cfg.colmask_word_bits).sum(axis=1)
+
+    # ------------------------------------------------------------------ one sample
+    def run_sample(self, events, regs: CoreRegisters) -> SampleResult:
+        """Run one sample: ``events`` is a ``(k, 2)`` int array of ``(index, time)`` beats
+        in presentation order (invalid beats allowed); the end marker is implied last."""
+        cfg = self.cfg
+        regs.validate(cfg)
+        events = np.asarray(events, dtype=np.int64).reshape(-1, 2)
+        learn = bool(regs.learn)
+        n_lanes, depth = cfg.lanes, cfg.fifo_depth
+        row_counts = self._row_lane_counts()
+        # beats: (is_end, index, time)
+        beats = [(False, int(i), int(t)) for i, t in events] + [(True, 0, 0)]
+        result = SampleResult()
+
+        potentials = np.zeros(cfg.n_neurons, dtype=fx.POTENTIAL_DTYPE)
+        fired = np.zeros(cfg.n_neurons, dtype=bool)
+        pre_spiked = np.zeros(cfg.n_inputs, dtype=bool)
+
+        phase = _RUN
+        beat_ptr = 0
+        cur_time = 0
+        dirty = False
+        won = False
+        winner = None
+        f_stage = None                                   # input index in the F stage
+        queues = [deque() for _ in range(n_lanes)]       # per lane: slice popcounts
+        remaining = [0] * n_lanes                        # per lane: slice bits left
+        update_busy = [False] * n_lanes
+        emit_list: list[int] = []
+        wta_cycles_left = 0
+        stdp_cycles_left = 0
+        cycle = 0
+
+        while True:
+            drained = (f_stage is None and all(
+                not queues[k] and remaining[k] == 0 and not update_busy[k]
+                for k in range(n_lanes)))
+            space_ok = all(len(queues[k]) + (f_stage is not None) < depth
+                           for k in range(n_lanes))
+            next_phase = phase
+            next_f = None
+
+            if phase == _RUN:
+                is_end, index, time = beats[beat_ptr]
+                valid = (not is_end and index < cfg.n_inputs and time < cfg.time_steps
+                         and time >= cur_time)
+                accepted = False
+                if is_end:
+                    if dirty:
+                        if drained:
+                            next_phase = _CLOSE
+                    else:
+                        accepted = True
+                        if learn and won:
+                            next_phase = _STDP
+                            stdp_cycles_left = 1 + int(np.maximum(
+                                1, self._column_word_counts(winner)).sum())
+                        else:
+                            next_phase = _END
+                elif valid:
+                    if dirty and time > cur_time:
+                        if drained:
+                            next_phase = _CLOSE
+                    elif learn and won:
+                        accepted = True
+                        cur_time = time
+                    elif space_ok:
+                        accepted = True
+                        cur_time = time
+                        dirty = True
+                        next_f = index
+                        if learn:
+                            pre_spiked[index] = True
+                        alive = self.mask[index]
+                        potentials = np.where(
+                            alive, fx.saturating_accumulate(potentials, self.weights[index],
+                                                            cfg.potential_bits), potentials)
+                        result.syn_ops += int(alive.sum())
+                else:
+                    accepted = True
+                    result.dropped += 1
+                if accepted:
+                    result.accept_cycles.append(cycle)
+                    beat_ptr += 1
+            elif phase == _CLOSE:
+                crossed = potentials > regs.threshold
+                newly = np.flatnonzero(crossed & ~fired)
+                fired[newly] = True
+                dirty = False
+                if len(newly) == 0:
+                    next_phase = _RUN
+                elif learn:
+                    wta_cycles_left = len(newly)
+                    best = newly[np.argmax(potentials[newly])]   # argmax: lowest index on ties
+                    winner, won = int(best), True
+                    result.winner, result.winner_time = winner, cur_time
+                    emit_list = [winner]
+                    next_phase = _WTA
+                else:
+                    emit_list = [int(j) for j in newly]
+                    next_phase = _EMIT
+            elif phase == _WTA:
+                wta_cycles_left -= 1
+                if wta_cycles_left == 0:
+                    next_phase = _EMIT
+            elif phase == _EMIT:
+                result.out_events.append((emit_list.pop(0), cur_time, cycle))
+                if not emit_list:
+                    next_phase = _RUN
+            elif phase == _STDP:
+                stdp_cycles_left -= 1
+                if stdp_cycles_left == 0:
+                    next_phase = _END
+            elif phase == _END:
+                result.cycles = cycle
+                break
+
+            # lanes (independent of the phase)
+            for k in range(n_lanes):
+                if remaining[k]:
+                    update_busy[k] = True
+                    remaining[k] -= 1
+                else:
+                    update_busy[k] = False
+                if remaining[k] == 0 and queues[k]:
+                    remaining[k] = queues[k].popleft()
+            # F stage pushes (visible to the lanes next cycle)
+            if f_stage is not None:
+                for k in range(n_lanes):
+                    if row_counts[f_stage, k]:
+                        queues[k].append(int(row_counts[f_stage, k]))
+            f_stage = next_f
+            phase = next_phase
+            cycle += 1
+
+        if learn and winner is not None:
+            self._stdp(winner, pre_spiked, regs, result)
+        for name in ("syn_ops", "stdp_updates", "pruned", "dropped"):
+            self.counters[name] += getattr(result, name)
+        self.counters["cycles"] += result.cycles
+        self.counters["samples"] += 1
+        mask = (1 << cfg.counter_bits) - 1
+        for name in COUNTER_NAMES:
+            self.counters[name] &= mask
+        return result
+
+    def _stdp(self, winner: int, pre_spiked, regs: CoreRegisters, result: SampleResult):
+        cfg = self.cfg
+        alive = self.mask[:, winner]
+        rows = np.flatnonzero(alive)
+        updated = fx.stdp_update(self.weights[rows, winner], pre_spiked[rows], regs.a_plus,
+                                 regs.a_minus, cfg.weight_bits, cfg.rate_frac_bits)
+        enable = cfg.pruning and bool(regs.prune_enable)
+        updated, new_mask, newly = fx.prune(updated, np.ones(len(rows), dtype=bool),
+                                            regs.theta_p, enable)
+        self.weights[rows, winner] = updated
+        self.mask[rows, winner] = new_mask
+        result.stdp_updates += len(rows)
+        result.pruned += int(newly.sum())
+
+    def run(self, samples, regs: CoreRegisters) -> list[SampleResult]:
+        """Run several samples back to back."""
+        return [self.run_sample(events, regs) for events in samples]

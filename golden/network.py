@@ -1,0 +1,314 @@
+"""The deep convolutional TTFS network that learns with STDP and prunes while it learns.
+
+A :class:`NetworkSpec` describes the encoder, the convolutional layers (each followed by
+pointwise inhibition and max pooling of spike times), the STDP schedule and the readout.
+:func:`run_network` encodes a :class:`~spikeforge.golden.datasets.Dataset`, trains the
+layers one at a time (each stops when its convergence ``C = mean w(1-w)`` drops below
+``convergence_stop`` or after ``learn_images`` images), fits a linear SVM on the last
+layer's pooled spikes and evaluates it, counting the work actually performed:
+
+* learning, per layer: the synaptic operations of the layer being trained
+  (``syn_ops``), those of the frozen layers below it that produce its input
+  (``upstream_syn_ops``; every learning image passes through them), and the STDP
+  updates (alive synapses updated);
+* inference: the synaptic operations of every layer on the readout-training and test
+  images (``per_image`` is the mean over them).
+
+A synaptic operation is one input spike reaching one alive synapse.  Pruned synapses
+cost nothing in integration and in STDP, which is where pruning's savings come from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .datasets import Dataset
+from .encoding import EncodingParams, encode_images
+from .layers import (ConvLayer, FixedPointFormat, LayerCounters, learning_rates,
+                     pointwise_inhibition, pool_times)
+from .readout import accuracy, spike_features, train_readout
+
+__all__ = ["LayerSpec", "NetworkSpec", "PruneSpec", "Network", "PRESETS", "preset",
+           "run_network"]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One convolutional layer and the pooling after it."""
+
+    maps: int
+    kernel: int
+    threshold: float
+    k_winners: int
+    radius: int
+    pad: int = 0
+    pool_size: int = 2
+    pool_stride: int = 2
+    pool_pad: int = 0
+    inhibition: bool = True      # pointwise inhibition on the layer's output spikes
+    learn_images: int = 2000     # at most this many learning images (epochs cycle)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The whole network and its learning schedule."""
+
+    image_size: tuple[int, int]
+    layers: tuple[LayerSpec, ...]
+    encoding: EncodingParams = EncodingParams()
+    a_plus0: float = 0.004
+    a_ratio: float = -0.75
+    rate_double_every: int = 500
+    a_plus_max: float = 0.15
+    convergence_stop: float = 0.01
+    w_mean: float = 0.8
+    w_std: float = 0.05
+    svm_c: float = 2.4
+    readout: str = "spikes"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """The in-learning pruning rule: after each STDP update, w < theta_p -> 0, masked.
+
+    ``start``: the rule applies in a layer once it has learned ``start`` images.
+    """
+
+    enabled: bool = True
+    theta_p: float = 0.05
+    start: int = 0
+
+    def theta_at(self, images_learned: int) -> float | None:
+        if not self.enabled or images_learned < self.start:
+            return None
+        return self.theta_p
+
+
+PRESETS: dict[str, NetworkSpec] = {
+    # REFERENCE.md section 2 "small default": digits upscaled to 28x28.
+    "digits": NetworkSpec(
+        image_size=(28, 28),
+        layers=(
+            LayerSpec(maps=32, kernel=5, threshold=10.0, k_winners=5, radius=2, pad=2,
+                      pool_size=2, pool_stride=2, learn_images=2000),
+            LayerSpec(maps=64, kernel=2, threshold=1.0, k_winners=8, radius=1, pad=1,
+                      pool_size=2, pool_stride=2, learn_images=2000),
+        )),
+    # SpykeTorch's KheradpishehDeep MNIST network.
+    "mnist": NetworkSpec(
+        image_size=(28, 28),
+        layers=(
+            LayerSpec(maps=32, kernel=5, threshold=10.0, k_winners=5, radius=2, pad=2,
+                      pool_size=2, pool_stride=2, learn_images=8000),
+            LayerSpec(maps=150, kernel=2, threshold=1.0, k_winners=8, radius=1, pad=1,
+                      pool_size=2, pool_stride=2, learn_images=8000),
+        )),
+    # SDNN_python's Caltech face/motorbike network on 160x250 images.
+    "caltech": NetworkSpec(
+        image_size=(160, 250),
+        layers=(
+            LayerSpec(maps=4, kernel=5, threshold=10.0, k_winners=1, radius=5, pad=2,
+                      pool_size=7, pool_stride=6, learn_images=2000),
+            LayerSpec(maps=20, kernel=17, threshold=60.0, k_winners=1, radius=2, pad=8,
+                      pool_size=5, pool_stride=5, learn_images=4000),
+            LayerSpec(maps=20, kernel=5, threshold=2.0, k_winners=1, radius=5, pad=2,
+                      pool_size=100, pool_stride=100, pool_pad=0, learn_images=4000),
+        )),
+}
+
+
+def preset(name: str) -> NetworkSpec:
+    from spikeforge.errors import UserError
+
+    if name not in PRESETS:
+        raise UserError(f"no network preset {name!r}: allowed {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+@dataclass
+class LayerReport:
+    """What one layer did: learning and inference counters, convergence, connectivity."""
+
+    learning: LayerCounters = field(default_factory=LayerCounters)
+    upstream_syn_ops: int = 0
+    inference: LayerCounters = field(default_factory=LayerCounters)
+    convergence_trace: list = field(default_factory=list)
+    converged: bool = False
+
+
+class Network:
+    """The layers of a :class:`NetworkSpec` with weights and masks."""
+
+    def __init__(self, spec: NetworkSpec, seed: int = 0, fixed: FixedPointFormat | None = None,
+                 in_channels: int = 2):
+        self.spec = spec
+        self.fixed = fixed
+        rng = np.random.default_rng(seed)
+        self.layers: list[ConvLayer] = []
+        channels = in_channels
+        for ls in spec.layers:
+            layer = ConvLayer(in_channels=channels, maps=ls.maps, kernel=ls.kernel,
+                              threshold=ls.threshold, k_winners=ls.k_winners,
+                              radius=ls.radius, pad=ls.pad,
+                              time_steps=spec.encoding.time_steps, fixed=fixed)
+            layer.init_weights(rng, spec.w_mean, spec.w_std)
+            self.layers.append(layer)
+            channels = ls.maps
+        self.rng = rng
+
+    @property
+    def time_steps(self) -> int:
+        return self.spec.encoding.time_steps
+
+    def layer_output(self, index: int, in_times: np.ndarray):
+        """Run layer ``index`` (fire, pointwise inhibition, pooling) on a batch.
+
+        Returns (pooled times, syn_ops per image).
+        """
+        ls = self.spec.layers[index]
+        times, fpot, ops = self.layers[index].forward(in_times)
+        if ls.inhibition:
+            times = pointwise_inhibition(times, fpot, self.time_steps)
+        size = min(ls.pool_size, times.shape[-1] + 2 * ls.pool_pad,
+                   times.shape[-2] + 2 * ls.pool_pad)
+        pooled = pool_times(times, size, ls.pool_stride, ls.pool_pad, self.time_steps)
+        return pooled, ops
+
+    def propagate(self, in_times: np.ndarray, upto: int):
+        """Run layers ``0 .. upto-1``; returns (times, list of per-image syn_ops arrays)."""
+        ops = []
+        for i in range(upto):
+            in_times, o = self.layer_output(i, in_times)
+            ops.append(o)
+        return in_times, ops
+
+    def connectivity(self) -> tuple[int, int]:
+        alive = sum(layer.connectivity()[0] for layer in self.layers)
+        total = sum(layer.connectivity()[1] for layer in self.layers)
+        return alive, total
+
+    def train_layer(self, index: int, layer_in: np.ndarray, upstream_ops: np.ndarray,
+                    prune: PruneSpec, report: LayerReport, progress=None) -> None:
+        """Learn layer ``index`` from its input spike times (one image at a time)."""
+        spec, ls, layer = self.spec, self.spec.layers[index], self.layers[index]
+        n = len(layer_in)
+        order = np.concatenate([self.rng.permutation(n)
+                                for _ in range(-(-ls.learn_images // max(n, 1)))])[:ls.learn_images]
+        start = time.perf_counter()
+        for count, img in enumerate(order):
+            a_plus, a_minus = learning_rates(count, spec.a_plus0, spec.a_ratio,
+                                             spec.rate_double_every, spec.a_plus_max)
+            layer.learn_image(layer_in[img], a_plus, a_minus, prune.theta_at(count),
+                              report.learning)
+            report.upstream_syn_ops += int(upstream_ops[img])
+            c = layer.convergence()
+            if count % 50 == 0:
+                report.convergence_trace.append((count + 1, round(c, 5)))
+            if progress is not None:
+                progress(index, count + 1, len(order), c)
+            if c < spec.convergence_stop:
+                report.converged = True
+                report.convergence_trace.append((count + 1, round(c, 5)))
+                break
+        report.learning.wall_time_s += time.perf_counter() - start
+
+
+def _encode(images: np.ndarray, spec: NetworkSpec) -> np.ndarray:
+    from .datasets import resize_images
+
+    if images.shape[1:] != tuple(spec.image_size):
+        images = resize_images(images, tuple(spec.image_size))
+    return encode_images(images, spec.encoding)
+
+
+def run_network(data: Dataset, spec: NetworkSpec, prune: PruneSpec, seed: int = 0,
+                fixed: FixedPointFormat | None = None, progress=None) -> dict:
+    """Train layer by layer, fit the readout, evaluate; return the report as a dict.
+
+    ``progress(layer, done, total, convergence)`` is called after each learning image
+    (``layer = -1`` with ``done``/``total`` for the inference phase).
+    """
+    t0 = time.perf_counter()
+    net = Network(spec, seed=seed, fixed=fixed)
+    learn = _encode(data.learn, spec)
+    train = _encode(data.train, spec)
+    test = _encode(data.test, spec)
+    encode_s = time.perf_counter() - t0
+    reports = [LayerReport() for _ in spec.layers]
+
+    # Learning: layer by layer; the frozen layers below produce each layer's input.
+    for index in range(len(spec.layers)):
+        t_up = time.perf_counter()
+        layer_in, up_ops = net.propagate(learn, index)
+        upstream = np.sum(up_ops, axis=0) if up_ops else np.zeros(len(learn), dtype=np.int64)
+        reports[index].learning.wall_time_s += time.perf_counter() - t_up
+        net.train_layer(index, layer_in, upstream, prune, reports[index], progress)
+
+    # Inference on the readout-training and test images.
+    feats = {}
+    for name, times in (("train", train), ("test", test)):
+        x = times
+        for index in range(len(spec.layers)):
+            t_inf = time.perf_counter()
+            x, ops = net.layer_output(index, x)
+            rep = reports[index].inference
+            rep.wall_time_s += time.perf_counter() - t_inf
+            rep.syn_ops += int(ops.sum())
+            rep.images += len(times)
+            if progress is not None:
+                progress(-1, index + 1, len(spec.layers), 0.0)
+        feats[name] = spike_features(x, net.time_steps, spec.readout)
+    t_svm = time.perf_counter()
+    model = train_readout(feats["train"], data.train_labels, C=spec.svm_c, seed=seed)
+    acc = accuracy(model, feats["test"], data.test_labels)
+    train_acc = accuracy(model, feats["train"], data.train_labels)
+    svm_s = time.perf_counter() - t_svm
+
+    layers_out = []
+    for index, (layer, rep) in enumerate(zip(net.layers, reports)):
+        alive, total = layer.connectivity()
+        learning = rep.learning.to_dict()
+        learning["upstream_syn_ops"] = rep.upstream_syn_ops
+        learning["work"] = rep.learning.syn_ops + rep.upstream_syn_ops + rep.learning.stdp_updates
+        learning["images_per_s"] = round(rep.learning.images / rep.learning.wall_time_s, 2) \
+            if rep.learning.wall_time_s > 0 else None
+        learning["converged"] = rep.converged
+        learning["convergence_trace"] = rep.convergence_trace
+        inference = rep.inference.to_dict()
+        inference["per_image"] = rep.inference.syn_ops / max(1, rep.inference.images)
+        layers_out.append({
+            "name": f"conv{index + 1}", "spec": dataclasses.asdict(spec.layers[index]),
+            "connectivity": {"alive": alive, "total": total, "fraction": alive / total},
+            "convergence": layer.convergence(), "learning": learning, "inference": inference,
+        })
+    alive, total = net.connectivity()
+    learn_syn = sum(l["learning"]["syn_ops"] + l["learning"]["upstream_syn_ops"] for l in layers_out)
+    learn_stdp = sum(l["learning"]["stdp_updates"] for l in layers_out)
+    inf_ops = sum(l["inference"]["syn_ops"] for l in layers_out)
+    inf_images = len(train) + len(test)
+    return {
+        "dataset": data.summary(),
+        "mode": "fixed" if fixed else "float",
+        "fixed_point": dataclasses.asdict(fixed) if fixed else None,
+        "seed": seed,
+        "prune": dataclasses.asdict(prune),
+        "accuracy": acc,
+        "train_accuracy": train_acc,
+        "connectivity": {"alive": alive, "total": total, "fraction": alive / total},
+        "layers": layers_out,
+        "learning": {"syn_ops": learn_syn, "stdp_updates": learn_stdp,
+                     "work": learn_syn + learn_stdp,
+                     "wall_time_s": round(sum(r.learning.wall_time_s for r in reports), 3)},
+        "inference": {"syn_ops": inf_ops, "images": inf_images,
+                      "per_image": inf_ops / max(1, inf_images),
+                      "wall_time_s": round(sum(r.inference.wall_time_s for r in reports), 3)},
+        "timing": {"encode_s": round(encode_s, 3), "readout_s": round(svm_s, 3),
+                   "total_s": round(time.perf_counter() - t0, 3)},
+    }

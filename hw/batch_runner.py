@@ -1,0 +1,147 @@
+"""Batch mode of the host link: samples from on-chip memory, outputs into on-chip memory."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..config import CoreConfig
+from .layouts import input_event_layout, output_event_layout
+
+__all__ = ["BatchRunner", "MAX_BATCH_EVENTS", "MAX_BATCH_OUTPUTS", "BATCH_CYCLE_BITS"]
+
+MAX_BATCH_EVENTS = 1 << 20
+MAX_BATCH_OUTPUTS = 1 << 16      # BATCH_READ addresses outputs with a u16
+BATCH_CYCLE_BITS = 48
+
+
+class BatchRunner(wiring.Component):
+    """Holds a batch of input beats and runs them through the core at full clock speed.
+
+    The host appends input beats (spikes and end markers of several samples) through
+    ``load``; ``start`` then replays them on ``events_in`` with no bubble: a beat is
+    offered in every cycle until the core takes it, so each sample sees the same input
+    timing as in the cycle-exact model.  Every output beat of the core is taken in the
+    cycle it is offered (``events_out.ready`` is always 1, so the core is never stalled)
+    and stored in the output memory; beats beyond its depth are counted in ``overflow``.
+    The run ends when every input beat has been taken and as many end beats have come
+    back as end markers were loaded; ``cycles`` is the run's length in clock cycles.
+
+    Args:
+        cfg: the core configuration (layouts).
+        batch_events: depth of the input memory (beats, end markers included).
+        batch_outputs: depth of the output memory (beats, end beats included).
+
+    Ports:
+        load: In(stream of input_event_layout); refused (ready=0) while running or full.
+        clear: In(1), empties the batch (input memory and last outputs).
+        start: In(1), starts a run (ignored while running).
+        events_in: Out(stream of input_event_layout), to the core.
+        events_out: In(stream of output_event_layout), from the core.
+        running: Out(1).
+        loaded: Out, input beats loaded; ends: Out, end markers among them;
+        last_is_end: Out(1), the last loaded beat is an end marker.
+        outputs: Out, output beats stored by the last run; overflow: Out, beats lost.
+        cycles: Out(48), clock cycles of the last (or current) run.
+        read_addr: In, read_data: Out(output_event_layout): read port of the output
+            memory, data one cycle after the address.
+    """
+
+    def __init__(self, cfg: CoreConfig, *, batch_events: int, batch_outputs: int):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {type(cfg).__name__}")
+        for name, value, high in (("batch_events", batch_events, MAX_BATCH_EVENTS),
+                                  ("batch_outputs", batch_outputs, MAX_BATCH_OUTPUTS)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= high:
+                raise ValueError(f"{name} = {value!r} is out of range: allowed 2 to {high}")
+        self.cfg = cfg
+        self.batch_events = batch_events
+        self.batch_outputs = batch_outputs
+        in_layout = input_event_layout(cfg)
+        out_layout = output_event_layout(cfg)
+        super().__init__({
+            "load": In(stream.Signature(in_layout)),
+            "clear": In(1),
+            "start": In(1),
+            "events_in": Out(stream.Signature(in_layout)),
+            "events_out": In(stream.Signature(out_layout)),
+            "running": Out(1),
+            "loaded": Out(range(batch_events + 1)),
+            "ends": Out(range(batch_events + 1)),
+            "last_is_end": Out(1),
+            "outputs": Out(range(batch_outputs + 1)),
+            "overflow": Out(32),
+            "cycles": Out(BATCH_CYCLE_BITS),
+            "read_addr": In(range(batch_outputs)),
+            "read_data": Out(out_layout),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        in_layout = input_event_layout(cfg)
+        out_layout = output_event_layout(cfg)
+        m.submodules.inputs = inputs = Memory(shape=in_layout, depth=self.batch_events, init=[])
+        m.submodules.outputs = outputs = Memory(shape=out_layout, depth=self.batch_outputs,
+                                                init=[])
+        in_write = inputs.write_port()
+        in_read = inputs.read_port()
+        out_write = outputs.write_port()
+        out_read = outputs.read_port()
+
+        # ---- loading
+        m.d.comb += [
+            self.load.ready.eq(~self.running & (self.loaded < self.batch_events)),
+            in_write.addr.eq(self.loaded),
+            in_write.data.eq(self.load.payload),
+            in_write.en.eq(self.load.valid & self.load.ready),
+        ]
+        with m.If(self.clear & ~self.running):
+            m.d.sync += [self.loaded.eq(0), self.ends.eq(0), self.last_is_end.eq(0),
+                         self.outputs.eq(0), self.overflow.eq(0)]
+        with m.Elif(self.load.valid & self.load.ready):
+            m.d.sync += [self.loaded.eq(self.loaded + 1),
+                         self.last_is_end.eq(self.load.payload.end)]
+            with m.If(self.load.payload.end):
+                m.d.sync += self.ends.eq(self.ends + 1)
+
+        # ---- replay: the read address runs one beat ahead, so the data of beat
+        # ``sent`` is on the read port in every cycle without a bubble.
+        sent = Signal(range(self.batch_events + 1))
+        ends_back = Signal(range(self.batch_events + 1))
+        start_now = self.start & ~self.running
+        taken = self.events_in.valid & self.events_in.ready
+        next_sent = Mux(start_now, 0, sent + taken)
+        m.d.comb += [
+            in_read.addr.eq(next_sent),
+            self.events_in.payload.eq(in_read.data),
+            self.events_in.valid.eq(self.running & (sent < self.loaded)),
+        ]
+        m.d.sync += sent.eq(next_sent)
+
+        # ---- capture
+        captured = self.running & self.events_out.valid
+        m.d.comb += [
+            self.events_out.ready.eq(1),
+            out_write.addr.eq(self.outputs),
+            out_write.data.eq(self.events_out.payload),
+            out_write.en.eq(captured & (self.outputs < self.batch_outputs)),
+            out_read.addr.eq(self.read_addr),
+            self.read_data.eq(out_read.data),
+        ]
+        ends_back_next = Mux(captured & self.events_out.payload.end, ends_back + 1, ends_back)
+        with m.If(start_now):
+            m.d.sync += [self.running.eq(1), self.outputs.eq(0), self.overflow.eq(0),
+                         ends_back.eq(0), self.cycles.eq(0)]
+        with m.Elif(self.running):
+            m.d.sync += [self.cycles.eq(self.cycles + 1), ends_back.eq(ends_back_next)]
+            with m.If(captured):
+                with m.If(self.outputs < self.batch_outputs):
+                    m.d.sync += self.outputs.eq(self.outputs + 1)
+                with m.Else():
+                    m.d.sync += self.overflow.eq(self.overflow + 1)
+            with m.If((next_sent == self.loaded) & (ends_back_next == self.ends)):
+                m.d.sync += self.running.eq(0)
+        return m

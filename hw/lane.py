@@ -1,0 +1,131 @@
+"""One integration lane of the core."""
+
+from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import CoreConfig
+from .bits import lowest_set_bit
+
+__all__ = ["IntegrationLane", "lane_queue_layout"]
+
+
+def lane_queue_layout(cfg: CoreConfig) -> data.StructLayout:
+    """An entry of a lane's event queue: the input row and its alive slots in the lane."""
+    return data.StructLayout({"index": cfg.input_index_bits, "slice": cfg.slots_per_lane})
+
+
+class IntegrationLane(wiring.Component):
+    """Integrates the alive synapses of queued input events into this lane's neurons.
+
+    Lane ``k`` owns neurons ``k, k + lanes, k + 2 * lanes, ...`` (slot ``s`` is neuron
+    ``s * lanes + k``).  Its weights live in a memory owned by the core; the lane drives
+    the read address and gets the data one cycle later.
+
+    Ports:
+        events: queue entries ``(index, slice)``: the bits of ``slice`` are the alive
+            synapses of input row ``index`` in this lane (never all zero).
+        level: entries in the queue (the core's front end keeps room for one in flight).
+        busy: the queue is not empty, slice bits are left, or an update is in flight.
+        weight_addr, weight_read, weight_data: the weight memory read port.
+        threshold: firing threshold (fire when potential > threshold).
+        newly_fired: per slot, ``crossed & ~fired``.
+        close: time-step close: ``fired |= newly_fired``.
+        clear: start of a new sample: potentials, crossed and fired flags to 0.
+        probe_slot, probe_potential: read one potential (winner selection).
+        syn_op: a synapse was integrated this cycle (statistics).
+    """
+
+    def __init__(self, cfg: CoreConfig, lane: int):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {type(cfg).__name__}")
+        if not 0 <= lane < cfg.lanes:
+            raise ValueError(f"lane = {lane} is out of range: allowed 0 to {cfg.lanes - 1}")
+        self._cfg = cfg
+        self._lane = lane
+        slots = cfg.slots_per_lane
+        super().__init__({
+            "events": In(stream.Signature(lane_queue_layout(cfg))),
+            "level": Out(range(cfg.fifo_depth + 1)),
+            "busy": Out(1),
+            "weight_addr": Out(range(cfg.n_inputs * slots)),
+            "weight_read": Out(1),
+            "weight_data": In(cfg.weight_bits),
+            "threshold": In(cfg.potential_bits),
+            "newly_fired": Out(slots),
+            "close": In(1),
+            "clear": In(1),
+            "probe_slot": In(range(slots)),
+            "probe_potential": Out(cfg.potential_bits),
+            "syn_op": Out(1),
+        })
+
+    def elaborate(self, platform):
+        # Pipeline: queue (FWFT SyncFIFO) -> current entry (row, remaining slice bits) ->
+        # pick the lowest remaining bit and read its weight -> one cycle later add the
+        # weight to that slot's potential (registers, so any slot can be updated each
+        # cycle) and set its crossed flag if the new potential exceeds the threshold.
+        # The next entry is popped in the same cycle as the last bit of the current one
+        # is picked, so the lane never idles while work is queued: dead synapses were
+        # never queued and cost nothing here.  Arithmetic: saturating_accumulate in
+        # golden/fixedpoint.py.
+        cfg = self._cfg
+        slots = cfg.slots_per_lane
+        m = Module()
+
+        queue = m.submodules.queue = fifo.SyncFIFO(
+            width=lane_queue_layout(cfg).size, depth=cfg.fifo_depth)
+        m.d.comb += [
+            queue.w_data.eq(self.events.payload),
+            queue.w_en.eq(self.events.valid),
+            self.events.ready.eq(queue.w_rdy),
+            self.level.eq(queue.level),
+        ]
+        head = data.View(lane_queue_layout(cfg), queue.r_data)
+
+        row = Signal(cfg.input_index_bits)
+        remaining = Signal(slots)
+        update_valid = Signal()
+        update_slot = Signal(range(slots))
+
+        pick_slot, remaining_after = lowest_set_bit(remaining)
+        picking = remaining != 0
+        m.d.comb += [
+            self.weight_addr.eq(row * slots + pick_slot),
+            self.weight_read.eq(picking),
+        ]
+        m.d.sync += [
+            update_valid.eq(picking),
+            update_slot.eq(pick_slot),
+        ]
+        left = Mux(picking, remaining_after, 0)
+        with m.If((left == 0) & queue.r_rdy):
+            m.d.comb += queue.r_en.eq(1)
+            m.d.sync += [row.eq(head.index), remaining.eq(head.slice)]
+        with m.Else():
+            m.d.sync += remaining.eq(left)
+
+        potentials = Array(Signal(cfg.potential_bits, name=f"potential{s}") for s in range(slots))
+        crossed = Signal(slots)
+        fired = Signal(slots)
+        total = Signal(cfg.potential_bits + 1)
+        saturated = Signal(cfg.potential_bits)
+        m.d.comb += [
+            total.eq(potentials[update_slot] + self.weight_data),
+            saturated.eq(Mux(total > cfg.potential_max, cfg.potential_max, total)),
+            self.syn_op.eq(update_valid),
+            self.newly_fired.eq(crossed & ~fired),
+            self.probe_potential.eq(potentials[self.probe_slot]),
+            self.busy.eq(queue.r_rdy | (remaining != 0) | update_valid),
+        ]
+        with m.If(self.clear):
+            m.d.sync += [p.eq(0) for p in potentials]
+            m.d.sync += [crossed.eq(0), fired.eq(0)]
+        with m.Else():
+            with m.If(update_valid):
+                m.d.sync += potentials[update_slot].eq(saturated)
+                with m.If(saturated > self.threshold):
+                    m.d.sync += crossed.bit_select(update_slot, 1).eq(1)
+            with m.If(self.close):
+                m.d.sync += fired.eq(fired | self.newly_fired)
+        return m

@@ -1,0 +1,123 @@
+"""Whole-core and sub-block checks in amaranth.sim, held bit- and cycle-exactly against
+the golden model (the Verilog-level regression is in tests/test_cocotb_core.py)."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
+
+from core_amaranth_tb import random_workload, simulate_core
+from spikeforge.config import CoreConfig, CoreRegisters
+from spikeforge.golden import fixedpoint as fx
+from spikeforge.golden.core_model import CoreModel
+from spikeforge.hw.bits import lowest_set_bit
+from spikeforge.hw.stdp_unit import STDPUnit
+
+
+def _registers(cfg, rng, learn, theta_fraction=0.3):
+    # Threshold at ~40 % of the expected final potential, so neurons fire mid-sample.
+    expected = 0.8 * cfg.w_max * cfg.n_inputs * 0.3
+    return CoreRegisters(threshold=min(cfg.potential_max, int(0.4 * expected)),
+                         theta_p=int(theta_fraction * cfg.w_max),
+                         a_plus=int(rng.integers(1, 1 << cfg.rate_frac_bits)),
+                         a_minus=int(rng.integers(1, 1 << cfg.rate_frac_bits)),
+                         prune_enable=True, learn=learn)
+
+
+def _check(cfg, seed, learn, n_samples=3, prune_fraction=0.3, invalid=False, theta=0.3):
+    rng = np.random.default_rng(seed)
+    weights, mask, samples = random_workload(cfg, rng, n_samples, prune_fraction=prune_fraction,
+                                             invalid=invalid)
+    regs = _registers(cfg, rng, learn, theta)
+    model = CoreModel(cfg, weights, mask)
+    expected = [model.run_sample(s, regs) for s in samples]
+    got, w_rtl, m_rtl, counters = simulate_core(cfg, weights, mask, samples, regs)
+    for n, (e, g) in enumerate(zip(expected, got)):
+        assert g["out_events"] == e.out_events, f"sample {n}: output beats differ"
+        assert g["cycles"] == (e.cycles, e.cycles), f"sample {n}: end beat differs"
+    np.testing.assert_array_equal(w_rtl, model.weights)
+    np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)
+    assert counters == {f"cnt_{k}": v for k, v in model.counters.items()}
+    return model, expected
+
+
+CONFIGS = [
+    CoreConfig(n_inputs=20, n_neurons=6, lanes=2, time_steps=8, weight_bits=6, potential_bits=12),
+    CoreConfig(n_inputs=37, n_neurons=13, lanes=4, time_steps=8, weight_bits=4, potential_bits=9),
+    CoreConfig(n_inputs=40, n_neurons=9, lanes=1, time_steps=16, weight_bits=10, potential_bits=16),
+    CoreConfig(n_inputs=70, n_neurons=16, lanes=8, time_steps=32, fifo_depth=2),
+    CoreConfig(n_inputs=24, n_neurons=8, lanes=4, time_steps=8, pruning=False),
+]
+
+
+@pytest.mark.parametrize("learn", [False, True], ids=["infer", "learn"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"N{c.n_inputs}n{c.n_neurons}L{c.lanes}"
+                         f"w{c.weight_bits}T{c.time_steps}{'p' if c.pruning else 'u'}")
+def test_core_matches_model(cfg, learn):
+    _check(cfg, seed=cfg.n_inputs * 7 + learn, learn=learn)
+
+
+def test_learning_prunes_and_skips():
+    """A pruning threshold above most weights prunes during learning, and the model and
+    the RTL agree on which synapses went and on the counters."""
+    cfg = CONFIGS[0]
+    model, _ = _check(cfg, seed=5, learn=True, n_samples=4, prune_fraction=0.0, theta=0.82)
+    assert model.counters["pruned"] > 0
+    assert not model.mask.all()
+
+
+def test_invalid_events_are_dropped_and_counted():
+    cfg = CONFIGS[0]
+    model, _ = _check(cfg, seed=11, learn=False, invalid=True)
+    assert model.counters["dropped"] > 0
+
+
+@pytest.mark.parametrize("weight_bits,rate_frac_bits", [(4, 8), (8, 12), (10, 16)])
+def test_stdp_unit_matches_fixedpoint(weight_bits, rate_frac_bits):
+    """Every weight value, both directions, several rates, pruning on."""
+    cfg = CoreConfig(weight_bits=weight_bits, potential_bits=weight_bits + 4,
+                     rate_frac_bits=rate_frac_bits)
+    dut = STDPUnit(cfg)
+    rng = np.random.default_rng(weight_bits)
+    rates = [0, 1, (1 << rate_frac_bits) - 1] + list(rng.integers(0, 1 << rate_frac_bits, 3))
+    theta = cfg.w_max // 5
+    sim = Simulator(dut)
+
+    async def testbench(ctx):
+        ctx.set(dut.theta_p, theta)
+        ctx.set(dut.prune_enable, 1)
+        for a in rates:
+            ctx.set(dut.a_plus, int(a))
+            ctx.set(dut.a_minus, int(a))
+            for potentiate in (0, 1):
+                ctx.set(dut.potentiate, potentiate)
+                for w in range(cfg.w_max + 1):
+                    ctx.set(dut.weight, w)
+                    want = fx.stdp_update([w], [bool(potentiate)], int(a), int(a),
+                                          weight_bits, rate_frac_bits)
+                    want, _, pruned = fx.prune(want, [True], theta, True)
+                    assert ctx.get(dut.new_weight) == want[0], (a, potentiate, w)
+                    assert ctx.get(dut.pruned) == pruned[0], (a, potentiate, w)
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+@pytest.mark.parametrize("width", [1, 3, 8, 13])
+def test_lowest_set_bit(width):
+    value = Signal(width)
+    index, cleared = lowest_set_bit(value)
+    m = Module()
+    probe_index, probe_cleared = Signal.like(index), Signal(width)
+    m.d.comb += [probe_index.eq(index), probe_cleared.eq(cleared)]
+    sim = Simulator(m)
+
+    async def testbench(ctx):
+        for v in range(1, 1 << width):
+            ctx.set(value, v)
+            low = (v & -v).bit_length() - 1
+            assert ctx.get(probe_index) == low
+            assert ctx.get(probe_cleared) == v & ~(1 << low)
+
+    sim.add_testbench(testbench)
+    sim.run()
