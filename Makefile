@@ -9,6 +9,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: install demo test bench experiments fuzz clean
 
 $(STAMP): pyproject.toml
+	@# Icarus Verilog (Debian) is the second simulator; install it when we can.
+	@command -v iverilog >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq iverilog >/dev/null) || \
+	  echo "note: iverilog not installed; the Icarus tests will be skipped"; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -15,10 +15,12 @@ a cycle, "at c" means during cycle c):
 
 Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
 ``time < time_steps`` and ``time >= cur_time``; ``end=0`` beats that are not valid are
-*invalid*.
-  * end beat: if ``dirty`` it waits; once the core is drained the phase becomes CLOSE.
-    Otherwise it is accepted: next phase is STDP (learning with a winner) or END.
-  * valid beat with ``time > cur_time`` while ``dirty``: waits; when drained -> CLOSE.
+*invalid*.  A *boundary* beat is the end beat or a valid beat with ``time > cur_time``.
+  * boundary beat while ``dirty``: it waits until the core is drained; then, if no
+    neuron crossed the threshold in the step (``crossed & ~fired`` is empty), the step
+    closes silently (``dirty = 0``) and the beat is handled below in the same cycle;
+    otherwise the phase becomes CLOSE.
+  * end beat (not dirty): accepted; next phase is STDP (learning with a winner) or END.
   * valid beat in learning after the winner: accepted, no effect (cur_time follows).
   * other valid beat: accepted when every lane queue has room
     (``level + F_valid < fifo_depth``); ``cur_time = time``; ``dirty = 1``; the beat
@@ -28,8 +30,9 @@ Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
 F stage at c: every lane whose slice (alive synapses of the row in that lane) is
   non-zero pushes ``(index, slice)`` into its queue; visible to the lane at c+1.
 Lane at c: if its remaining slice is non-zero it picks one synapse (weight read; the
-  update stage adds it at c+1).  If the slice is then empty and its queue is non-empty,
-  it pops the next entry (used from c+1).
+  update stage adds it at c+1).  If the slice is then empty it loads the next entry
+  (used from c+1): the queue head, or, with the queue empty, the F stage's entry for
+  this lane directly (bypass; it is then not queued).
 Drained at c: F stage empty and in every lane: queue empty, slice empty, update stage
   empty.
 CLOSE (1 cycle): ``newly = crossed & ~fired``; ``fired |= newly``; ``dirty = 0``.
@@ -37,9 +40,11 @@ CLOSE (1 cycle): ``newly = crossed & ~fired``; ``fired |= newly``; ``dirty = 0``
 WTA: one cycle per newly fired neuron (ascending index; strictly larger potential
   replaces the best), then EMIT of the winner only.
 EMIT: one beat per cycle (ascending neuron index) while the consumer is ready; then RUN.
-STDP: 1 cycle to fetch the winner's first column-mask word, then per word
-  ``max(1, alive synapses in the word)`` cycles; then END (the write-back of the last
-  synapse happens in END's first cycle).
+STDP: the winner's synapses are split into ``lanes`` row banks (row ``i`` in bank
+  ``i % lanes``) that are walked in parallel.  1 cycle to fetch the first column-mask
+  word of every bank, then each bank takes ``max(1, alive synapses in the word)``
+  cycles per word; when the slowest bank is done, END (the write-back of the last
+  synapses happens in END's first cycle).
 END: the end beat, ``cycles = c_end`` (cycles since the first accepted beat).
 """
 
@@ -120,13 +125,18 @@ class CoreModel:
         return np.stack([self.mask[:, self._lane_of_neuron == k].sum(axis=1)
                          for k in range(cfg.lanes)], axis=1)
 
-    def _column_word_counts(self, neuron: int):
-        """Alive synapses of one neuron's column, per column-mask word."""
+    def _stdp_scan_cycles(self, neuron: int) -> int:
+        """Cycles the STDP column scan of ``neuron`` takes after its first fetch: the
+        slowest row bank's sum over its column-mask words of max(1, alive in word)."""
         cfg = self.cfg
-        col = self.mask[:, neuron]
-        words = np.zeros(cfg.colmask_words * cfg.colmask_word_bits, dtype=bool)
-        words[:cfg.n_inputs] = col
-        return words.reshape(cfg.colmask_words, cfg.colmask_word_bits).sum(axis=1)
+        banks = cfg.lanes
+        padded = np.zeros(cfg.rows_per_bank * banks, dtype=bool)
+        padded[:cfg.n_inputs] = self.mask[:, neuron]
+        per_bank = padded.reshape(cfg.rows_per_bank, banks).T          # [bank, entry]
+        words = np.zeros((banks, cfg.colmask_words * cfg.colmask_word_bits), dtype=bool)
+        words[:, :cfg.rows_per_bank] = per_bank
+        counts = words.reshape(banks, cfg.colmask_words, cfg.colmask_word_bits).sum(axis=2)
+        return int(np.maximum(1, counts).sum(axis=1).max())
 
     # ------------------------------------------------------------------ one sample
     def run_sample(self, events, regs: CoreRegisters) -> SampleResult:
@@ -175,23 +185,25 @@ class CoreModel:
                 valid = (not is_end and index < cfg.n_inputs and time < cfg.time_steps
                          and time >= cur_time)
                 accepted = False
-                if is_end:
-                    if dirty:
-                        if drained:
-                            next_phase = _CLOSE
+                boundary = is_end or (valid and time > cur_time)
+                blocked = dirty and boundary
+                if blocked and drained:
+                    if np.any((potentials > regs.threshold) & ~fired):
+                        next_phase = _CLOSE
                     else:
-                        accepted = True
-                        if learn and won:
-                            next_phase = _STDP
-                            stdp_cycles_left = 1 + int(np.maximum(
-                                1, self._column_word_counts(winner)).sum())
-                        else:
-                            next_phase = _END
+                        dirty = False          # nothing fired: the step closes silently
+                        blocked = False
+                if blocked:
+                    pass
+                elif is_end:
+                    accepted = True
+                    if learn and won:
+                        next_phase = _STDP
+                        stdp_cycles_left = 1 + self._stdp_scan_cycles(winner)
+                    else:
+                        next_phase = _END
                 elif valid:
-                    if dirty and time > cur_time:
-                        if drained:
-                            next_phase = _CLOSE
-                    elif learn and won:
+                    if learn and won:
                         accepted = True
                         cur_time = time
                     elif space_ok:
@@ -213,7 +225,7 @@ class CoreModel:
                     result.accept_cycles.append(cycle)
                     beat_ptr += 1
             elif phase == _CLOSE:
-                crossed = potentials > regs.threshold
+                crossed = potentials > regs.threshold  # set at write-back, hence monotone
                 newly = np.flatnonzero(crossed & ~fired)
                 fired[newly] = True
                 dirty = False
@@ -245,8 +257,10 @@ class CoreModel:
                 result.cycles = cycle
                 break
 
-            # lanes (independent of the phase)
+            # lanes (independent of the phase); the F stage's entries either go straight
+            # into an idle lane with an empty queue (bypass) or into the queue
             for k in range(n_lanes):
+                incoming = int(row_counts[f_stage, k]) if f_stage is not None else 0
                 if remaining[k]:
                     update_busy[k] = True
                     remaining[k] -= 1
@@ -254,11 +268,12 @@ class CoreModel:
                     update_busy[k] = False
                 if remaining[k] == 0 and queues[k]:
                     remaining[k] = queues[k].popleft()
-            # F stage pushes (visible to the lanes next cycle)
-            if f_stage is not None:
-                for k in range(n_lanes):
-                    if row_counts[f_stage, k]:
-                        queues[k].append(int(row_counts[f_stage, k]))
+                    if incoming:
+                        queues[k].append(incoming)
+                elif remaining[k] == 0 and incoming:
+                    remaining[k] = incoming
+                elif incoming:
+                    queues[k].append(incoming)
             f_stage = next_f
             phase = next_phase
             cycle += 1

@@ -57,26 +57,38 @@ class TTFSCore(wiring.Component):
 
     def elaborate(self, platform):
         # Architecture (docs/core.md has the long version).  Lane k owns neurons
-        # j = k (mod lanes) and has its own weight memory (address row * S + slot), row
-        # mask (one S-bit word per input row) and column mask (the alive rows of each of
-        # its neurons, colmask_word_bits per word).  The front end takes one input event
-        # per cycle and reads its row-mask word in every lane; one cycle later (the F
-        # stage) each lane with a non-zero slice queues (row, slice), so events whose
-        # synapses are all pruned never reach a lane.  Lanes run decoupled and meet at
-        # time-step boundaries: a beat of a later step (or the end marker) waits until all
-        # lanes have drained; then CLOSE latches the neurons whose potential crossed the
-        # threshold during the step (detected at write-back, no scan) and EMIT sends them
-        # (inference), or WTA picks the winner among them (learning; integration stops).
-        # After the end marker, STDP walks the winner's column mask word by word with a
-        # priority encoder: read a weight, one cycle later write back the STDP update
-        # and, if the pruning rule fires, clear both mask bits.  END sends the cycle count.
-        # Without cfg.pruning no mask memory, prune compare or mask write exists: slices
-        # and column words are constants with every synapse alive.
+        # j = k (mod lanes).  Its synapses are split into `lanes` row banks (row i in bank
+        # i % lanes, entry i // lanes), each with its own weight memory (entry * S + slot),
+        # row mask (one S-bit word per row: the row's alive synapses in this lane) and
+        # column mask (per slot, the alive rows of the bank, colmask_word_bits per word).
+        # The front end takes one input event per cycle and reads its row-mask word in
+        # every lane; one cycle later (the F stage) each lane with a non-zero slice gets
+        # (row, slice), so events whose synapses are all pruned never reach a lane.  Lanes
+        # run decoupled and meet at time-step boundaries: a beat of a later step (or the
+        # end marker) waits until all lanes have drained; if a neuron crossed the
+        # threshold during the step (detected at write-back, no scan), CLOSE latches the
+        # crossings and EMIT sends them (inference) or WTA picks the winner among them
+        # (learning; integration then stops).  After the end marker STDP walks the
+        # winner's column masks, all row banks in parallel, each with a priority encoder:
+        # read a weight, one cycle later write back the STDP update and, if the pruning
+        # rule fires, clear both mask bits.  END sends the cycle count.  Without
+        # cfg.pruning no mask memory, prune compare or mask write exists: slices and
+        # column words are constants with every synapse alive.
         cfg = self._cfg
         n_lanes, slots = cfg.lanes, cfg.slots_per_lane
+        n_banks = n_lanes
         lane_bits = (n_lanes - 1).bit_length()
+        entries = cfg.rows_per_bank
         word_bits, n_words = cfg.colmask_word_bits, cfg.colmask_words
         m = Module()
+
+        def low(value):
+            """Lane (of a neuron) or bank (of a row): the low bits."""
+            return value[:lane_bits] if lane_bits else Const(0, 1)
+
+        def high(value):
+            """Slot (of a neuron) or bank entry (of a row)."""
+            return value >> lane_bits
 
         # ---------------------------------------------------------------- storage
         lanes = [IntegrationLane(cfg, k) for k in range(n_lanes)]
@@ -85,30 +97,44 @@ class TTFSCore(wiring.Component):
         valid_slots = [sum(1 << s for s in range(slots) if s * n_lanes + k < cfg.n_neurons)
                        for k in range(n_lanes)]
 
-        def column_word_valid(word):
-            return sum(1 << b for b in range(word_bits) if word * word_bits + b < cfg.n_inputs)
+        def row_exists(bank, entry):
+            return entry * n_banks + bank < cfg.n_inputs
 
-        weight_rd, weight_wr = [], []
-        rowmask_rd, rowmask_wr, colmask_rd, colmask_wr = [], [], [], []
+        def column_word_valid(bank, word):
+            return sum(1 << b for b in range(word_bits) if row_exists(bank, word * word_bits + b))
+
+        # [lane][bank] read/write ports
+        weight_rd = [[None] * n_banks for _ in range(n_lanes)]
+        weight_wr = [[None] * n_banks for _ in range(n_lanes)]
+        rowmask_rd = [[None] * n_banks for _ in range(n_lanes)]
+        rowmask_wr = [[None] * n_banks for _ in range(n_lanes)]
+        colmask_rd = [[None] * n_banks for _ in range(n_lanes)]
+        colmask_wr = [[None] * n_banks for _ in range(n_lanes)]
         for k in range(n_lanes):
-            weights = memory.Memory(shape=cfg.weight_bits, depth=cfg.n_inputs * slots, init=[])
-            m.submodules[f"weights{k}"] = weights
-            weight_rd.append(weights.read_port())
-            weight_wr.append(weights.write_port())
-            if cfg.pruning:
-                rowmask = memory.Memory(shape=slots, depth=cfg.n_inputs,
-                                        init=[valid_slots[k]] * cfg.n_inputs)
-                colmask = memory.Memory(shape=word_bits, depth=slots * n_words,
-                                        init=[column_word_valid(w) for _ in range(slots)
-                                              for w in range(n_words)])
-                m.submodules[f"rowmask{k}"] = rowmask
-                m.submodules[f"colmask{k}"] = colmask
-                rowmask_rd.append(rowmask.read_port())
-                rowmask_wr.append(rowmask.write_port(granularity=1))
-                colmask_rd.append(colmask.read_port())
-                colmask_wr.append(colmask.write_port(granularity=1))
-
-        stdp = m.submodules.stdp = STDPUnit(cfg)
+            for b in range(n_banks):
+                weights = memory.Memory(shape=cfg.weight_bits, depth=entries * slots, init=[])
+                m.submodules[f"weights_l{k}_b{b}"] = weights
+                weight_rd[k][b] = weights.read_port()
+                weight_wr[k][b] = weights.write_port()
+                if cfg.pruning:
+                    rowmask = memory.Memory(
+                        shape=slots, depth=entries,
+                        init=[valid_slots[k] if row_exists(b, e) else 0 for e in range(entries)])
+                    colmask = memory.Memory(
+                        shape=word_bits, depth=slots * n_words,
+                        init=[column_word_valid(b, w) if valid_slots[k] >> s & 1 else 0
+                              for s in range(slots) for w in range(n_words)])
+                    m.submodules[f"rowmask_l{k}_b{b}"] = rowmask
+                    m.submodules[f"colmask_l{k}_b{b}"] = colmask
+                    rowmask_rd[k][b] = rowmask.read_port()
+                    rowmask_wr[k][b] = rowmask.write_port(granularity=1)
+                    colmask_rd[k][b] = colmask.read_port()
+                    colmask_wr[k][b] = colmask.write_port(granularity=1)
+        stdp_units = []
+        for b in range(n_banks):
+            unit = STDPUnit(cfg)
+            m.submodules[f"stdp_b{b}"] = unit
+            stdp_units.append(unit)
 
         # ---------------------------------------------------------------- state
         active = Signal()
@@ -125,36 +151,35 @@ class TTFSCore(wiring.Component):
         best = Signal(cfg.neuron_index_bits)
         best_potential = Signal(cfg.potential_bits)
         best_valid = Signal()
-        stdp_word = Signal(range(n_words))
-        scan_reg = Signal(word_bits)
-        scan_load = Signal()
-        w_valid = Signal()
-        w_row = Signal(cfg.input_index_bits)
-        w_word = Signal(range(n_words))
-        w_bit = Signal(range(word_bits))
         rsp_valid = Signal()
         rsp_lane = Signal(range(n_lanes))
+        rsp_bank = Signal(range(n_banks))
         rsp_slot = Signal(range(slots))
         rsp_in_range = Signal()
         counters = {name: getattr(self, name) for name in COUNTER_PORTS}
         dropped_strobe = Signal()
 
-        def lane_of(neuron):
-            return neuron[:lane_bits] if lane_bits else Const(0, 1)
-
-        def slot_of(neuron):
-            return neuron >> lane_bits
-
         # ---------------------------------------------------------------- lanes
         drained = ~f_valid & ~Cat(*[lane.busy for lane in lanes]).any()
         space_ok = Cat(*[(lane.level + f_valid) < cfg.fifo_depth for lane in lanes]).all()
+        f_bank = low(f_index)
         for k, lane in enumerate(lanes):
-            slice_bits = rowmask_rd[k].data if cfg.pruning else Const(valid_slots[k], slots)
+            # A lane reads one weight per cycle, from the bank of the row it works on.
+            read_bank = Signal(range(n_banks), name=f"lane{k}_read_bank")
+            with m.If(lane.weight_read):
+                m.d.sync += read_bank.eq(low(lane.weight_row))
+            for b in range(n_banks):
+                m.d.comb += [
+                    weight_rd[k][b].addr.eq(high(lane.weight_row) * slots + lane.weight_slot),
+                    weight_rd[k][b].en.eq(lane.weight_read & (low(lane.weight_row) == b)),
+                ]
+            if cfg.pruning:
+                slice_bits = Array(port.data for port in rowmask_rd[k])[f_bank]
+            else:
+                slice_bits = Const(valid_slots[k], slots)
             m.d.comb += [
                 lane.threshold.eq(self.threshold),
-                lane.weight_data.eq(weight_rd[k].data),
-                weight_rd[k].addr.eq(lane.weight_addr),
-                weight_rd[k].en.eq(lane.weight_read),
+                lane.weight_data.eq(Array(port.data for port in weight_rd[k])[read_bank]),
                 lane.events.payload.index.eq(f_index),
                 lane.events.payload.slice.eq(slice_bits),
                 lane.events.valid.eq(f_valid & (slice_bits != 0)),
@@ -169,91 +194,112 @@ class TTFSCore(wiring.Component):
         m.d.sync += f_valid.eq(0)
         if cfg.pruning:
             for k in range(n_lanes):
-                m.d.comb += rowmask_rd[k].addr.eq(beat.index)
-                m.d.comb += rowmask_rd[k].en.eq(0)
+                for b in range(n_banks):
+                    m.d.comb += [rowmask_rd[k][b].addr.eq(high(beat.index)),
+                                 rowmask_rd[k][b].en.eq(0)]
         with m.If(active):
             m.d.sync += sample_cycles.eq(sample_cycles + 1)
         with m.If(accept & ~active):
             m.d.sync += [active.eq(1), sample_cycles.eq(1)]
         m.d.comb += self.busy.eq(active)
 
-        # ---------------------------------------------------------------- STDP write-back
-        winner_lane = lane_of(winner)
-        winner_slot = slot_of(winner)
-        m.d.sync += w_valid.eq(0)
-        m.d.comb += [
-            stdp.weight.eq(Array(port.data for port in weight_rd)[winner_lane]),
-            stdp.potentiate.eq(pre_spiked.bit_select(w_row, 1)),
-            stdp.a_plus.eq(self.a_plus),
-            stdp.a_minus.eq(self.a_minus),
-            stdp.theta_p.eq(self.theta_p),
-            stdp.prune_enable.eq(self.prune_enable),
-        ]
-        with m.If(w_valid):
-            for k in range(n_lanes):
-                with m.If(winner_lane == k):
-                    m.d.comb += [
-                        weight_wr[k].addr.eq(w_row * slots + winner_slot),
-                        weight_wr[k].data.eq(stdp.new_weight),
-                        weight_wr[k].en.eq(1),
-                    ]
-                    if cfg.pruning:
-                        with m.If(stdp.pruned):
-                            m.d.comb += [
-                                rowmask_wr[k].addr.eq(w_row),
-                                rowmask_wr[k].data.eq(0),
-                                rowmask_wr[k].en.eq(Const(1, slots) << winner_slot),
-                                colmask_wr[k].addr.eq(winner_slot * n_words + w_word),
-                                colmask_wr[k].data.eq(0),
-                                colmask_wr[k].en.eq(Const(1, word_bits) << w_bit),
-                            ]
+        newly_all = Signal(cfg.n_neurons)
+        m.d.comb += newly_all.eq(Cat(*[lanes[j % n_lanes].newly_fired[j // n_lanes]
+                                       for j in range(cfg.n_neurons)]))
+
+        # ---------------------------------------------------------------- STDP banks
+        # Bank b scans the winner's column mask for its rows; w_* is its write-back stage.
+        winner_lane = low(winner)
+        winner_slot = high(winner)
+        scan_word = [Signal(range(n_words), name=f"scan_word_b{b}") for b in range(n_banks)]
+        scan_reg = [Signal(word_bits, name=f"scan_reg_b{b}") for b in range(n_banks)]
+        scan_load = [Signal(name=f"scan_load_b{b}") for b in range(n_banks)]
+        scan_done = [Signal(name=f"scan_done_b{b}") for b in range(n_banks)]
+        w_valid = [Signal(name=f"w_valid_b{b}") for b in range(n_banks)]
+        w_entry = [Signal(range(entries), name=f"w_entry_b{b}") for b in range(n_banks)]
+        w_word = [Signal(range(n_words), name=f"w_word_b{b}") for b in range(n_banks)]
+        w_bit = [Signal(range(word_bits), name=f"w_bit_b{b}") for b in range(n_banks)]
+        m.d.sync += [v.eq(0) for v in w_valid]
+        for b, unit in enumerate(stdp_units):
+            row = w_entry[b] * n_banks + b
+            m.d.comb += [
+                unit.weight.eq(Array(weight_rd[k][b].data for k in range(n_lanes))[winner_lane]),
+                unit.potentiate.eq(pre_spiked.bit_select(row, 1)),
+                unit.a_plus.eq(self.a_plus),
+                unit.a_minus.eq(self.a_minus),
+                unit.theta_p.eq(self.theta_p),
+                unit.prune_enable.eq(self.prune_enable),
+            ]
+            with m.If(w_valid[b]):
+                for k in range(n_lanes):
+                    with m.If(winner_lane == k):
+                        m.d.comb += [
+                            weight_wr[k][b].addr.eq(w_entry[b] * slots + winner_slot),
+                            weight_wr[k][b].data.eq(unit.new_weight),
+                            weight_wr[k][b].en.eq(1),
+                        ]
+                        if cfg.pruning:
+                            with m.If(unit.pruned):
+                                m.d.comb += [
+                                    rowmask_wr[k][b].addr.eq(w_entry[b]),
+                                    rowmask_wr[k][b].data.eq(0),
+                                    rowmask_wr[k][b].en.eq(Const(1, slots) << winner_slot),
+                                    colmask_wr[k][b].addr.eq(winner_slot * n_words + w_word[b]),
+                                    colmask_wr[k][b].data.eq(0),
+                                    colmask_wr[k][b].en.eq(Const(1, word_bits) << w_bit[b]),
+                                ]
 
         # ---------------------------------------------------------------- access port
         cmd = self.access_cmd.payload
-        cmd_lane = lane_of(cmd.neuron)
-        cmd_slot = slot_of(cmd.neuron)
+        cmd_lane, cmd_slot = low(cmd.neuron), high(cmd.neuron)
+        cmd_bank, cmd_entry = low(cmd.input), high(cmd.input)
         cmd_in_range = (cmd.input < cfg.n_inputs) & (cmd.neuron < cfg.n_neurons)
         access_accept = self.access_cmd.valid & self.access_cmd.ready
         with m.If(access_accept):
             with m.If(cmd.write):
                 with m.If(cmd_in_range):
                     for k in range(n_lanes):
-                        with m.If(cmd_lane == k):
-                            stored = Mux(cmd.mask, cmd.weight, 0) if cfg.pruning else cmd.weight
-                            m.d.comb += [
-                                weight_wr[k].addr.eq(cmd.input * slots + cmd_slot),
-                                weight_wr[k].data.eq(stored),
-                                weight_wr[k].en.eq(1),
-                            ]
-                            if cfg.pruning:
-                                ones_row = (1 << slots) - 1
-                                ones_col = (1 << word_bits) - 1
+                        for b in range(n_banks):
+                            with m.If((cmd_lane == k) & (cmd_bank == b)):
+                                stored = Mux(cmd.mask, cmd.weight, 0) if cfg.pruning else cmd.weight
                                 m.d.comb += [
-                                    rowmask_wr[k].addr.eq(cmd.input),
-                                    rowmask_wr[k].data.eq(Mux(cmd.mask, ones_row, 0)),
-                                    rowmask_wr[k].en.eq(Const(1, slots) << cmd_slot),
-                                    colmask_wr[k].addr.eq(
-                                        cmd_slot * n_words + cmd.input // word_bits
-                                        if n_words > 1 else cmd_slot),
-                                    colmask_wr[k].data.eq(Mux(cmd.mask, ones_col, 0)),
-                                    colmask_wr[k].en.eq(Const(1, word_bits) << (
-                                        cmd.input % word_bits if n_words > 1 else cmd.input)),
+                                    weight_wr[k][b].addr.eq(cmd_entry * slots + cmd_slot),
+                                    weight_wr[k][b].data.eq(stored),
+                                    weight_wr[k][b].en.eq(1),
                                 ]
+                                if cfg.pruning:
+                                    m.d.comb += [
+                                        rowmask_wr[k][b].addr.eq(cmd_entry),
+                                        rowmask_wr[k][b].data.eq(Mux(cmd.mask, (1 << slots) - 1, 0)),
+                                        rowmask_wr[k][b].en.eq(Const(1, slots) << cmd_slot),
+                                        colmask_wr[k][b].addr.eq(
+                                            cmd_slot * n_words + cmd_entry // word_bits
+                                            if n_words > 1 else cmd_slot),
+                                        colmask_wr[k][b].data.eq(
+                                            Mux(cmd.mask, (1 << word_bits) - 1, 0)),
+                                        colmask_wr[k][b].en.eq(Const(1, word_bits) << (
+                                            cmd_entry % word_bits if n_words > 1 else cmd_entry)),
+                                    ]
             with m.Else():
-                m.d.sync += [rsp_valid.eq(1), rsp_lane.eq(cmd_lane), rsp_slot.eq(cmd_slot),
-                             rsp_in_range.eq(cmd_in_range)]
+                m.d.sync += [rsp_valid.eq(1), rsp_lane.eq(cmd_lane), rsp_bank.eq(cmd_bank),
+                             rsp_slot.eq(cmd_slot), rsp_in_range.eq(cmd_in_range)]
                 for k in range(n_lanes):
-                    m.d.comb += [weight_rd[k].addr.eq(cmd.input * slots + cmd_slot),
-                                 weight_rd[k].en.eq(1)]
-                    if cfg.pruning:
-                        m.d.comb += [rowmask_rd[k].addr.eq(cmd.input), rowmask_rd[k].en.eq(1)]
+                    for b in range(n_banks):
+                        m.d.comb += [weight_rd[k][b].addr.eq(cmd_entry * slots + cmd_slot),
+                                     weight_rd[k][b].en.eq(1)]
+                        if cfg.pruning:
+                            m.d.comb += [rowmask_rd[k][b].addr.eq(cmd_entry),
+                                         rowmask_rd[k][b].en.eq(1)]
         # The read ports hold their data while not enabled, and nothing else reads while a
-        # response waits (commands and samples are both held off), so the response can
-        # be taken straight from the ports.
+        # response waits (commands and samples are both held off), so the response is
+        # taken straight from the ports.
         rsp = self.access_rsp.payload
-        rsp_weight = Array(port.data for port in weight_rd)[rsp_lane]
+        rsp_weight = Array(Array(weight_rd[k][b].data for b in range(n_banks))
+                           for k in range(n_lanes))[rsp_lane][rsp_bank]
         if cfg.pruning:
-            rsp_mask = Array(port.data for port in rowmask_rd)[rsp_lane].bit_select(rsp_slot, 1)
+            rsp_row = Array(Array(rowmask_rd[k][b].data for b in range(n_banks))
+                            for k in range(n_lanes))[rsp_lane][rsp_bank]
+            rsp_mask = rsp_row.bit_select(rsp_slot, 1)
         else:
             rsp_mask = Const(1, 1)
         m.d.comb += [
@@ -265,30 +311,27 @@ class TTFSCore(wiring.Component):
             m.d.sync += rsp_valid.eq(0)
 
         # ---------------------------------------------------------------- control
-        newly_all = Signal(cfg.n_neurons)
-        m.d.comb += newly_all.eq(Cat(*[lanes[j % n_lanes].newly_fired[j // n_lanes]
-                                       for j in range(cfg.n_neurons)]))
         out = self.events_out.payload
+        boundary = beat.end | (valid_event & (beat.time > cur_time))
+        # A step in which no neuron crossed closes silently when drained (no CLOSE cycle).
+        must_close = dirty & boundary & ~(drained & (newly_all == 0))
 
         with m.FSM(name="phase"):
             with m.State("RUN"):
                 m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid)
                 with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
-                    with m.If(beat.end):
-                        with m.If(dirty):
-                            with m.If(drained):
-                                m.next = "CLOSE"
+                    with m.If(must_close):
+                        with m.If(drained):
+                            m.next = "CLOSE"
+                    with m.Elif(beat.end):
+                        m.d.comb += self.events_in.ready.eq(1)
+                        m.d.sync += dirty.eq(0)
+                        with m.If(self.learn & won):
+                            m.next = "STDP_FETCH"
                         with m.Else():
-                            m.d.comb += self.events_in.ready.eq(1)
-                            with m.If(self.learn & won):
-                                m.next = "STDP_FETCH"
-                            with m.Else():
-                                m.next = "END"
+                            m.next = "END"
                     with m.Elif(valid_event):
-                        with m.If(dirty & (beat.time > cur_time)):
-                            with m.If(drained):
-                                m.next = "CLOSE"
-                        with m.Elif(self.learn & won):
+                        with m.If(self.learn & won):
                             m.d.comb += self.events_in.ready.eq(1)
                             m.d.sync += cur_time.eq(beat.time)
                         with m.Else():
@@ -300,10 +343,11 @@ class TTFSCore(wiring.Component):
                                     m.d.sync += pre_spiked.bit_select(beat.index, 1).eq(1)
                                 if cfg.pruning:
                                     for k in range(n_lanes):
-                                        m.d.comb += rowmask_rd[k].en.eq(1)
+                                        for b in range(n_banks):
+                                            with m.If(low(beat.index) == b):
+                                                m.d.comb += rowmask_rd[k][b].en.eq(1)
                     with m.Else():
-                        m.d.comb += self.events_in.ready.eq(1)
-                        m.d.comb += dropped_strobe.eq(1)
+                        m.d.comb += [self.events_in.ready.eq(1), dropped_strobe.eq(1)]
 
             with m.State("CLOSE"):
                 m.d.comb += [lane.close.eq(1) for lane in lanes]
@@ -321,8 +365,8 @@ class TTFSCore(wiring.Component):
                 # One candidate per cycle in ascending index; only a strictly larger
                 # potential replaces the best, so ties go to the lower index.
                 candidate, rest = lowest_set_bit(wta_vec)
-                m.d.comb += [lane.probe_slot.eq(slot_of(candidate)) for lane in lanes]
-                potential = Array(lane.probe_potential for lane in lanes)[lane_of(candidate)]
+                m.d.comb += [lane.probe_slot.eq(high(candidate)) for lane in lanes]
+                potential = Array(lane.probe_potential for lane in lanes)[low(candidate)]
                 better = ~best_valid | (potential > best_potential)
                 chosen = Mux(better, candidate, best)
                 m.d.sync += wta_vec.eq(rest)
@@ -348,43 +392,55 @@ class TTFSCore(wiring.Component):
                         m.next = "RUN"
 
             with m.State("STDP_FETCH"):
-                if cfg.pruning:
-                    for k in range(n_lanes):
-                        m.d.comb += [colmask_rd[k].addr.eq(winner_slot * n_words),
-                                     colmask_rd[k].en.eq(1)]
-                m.d.sync += [stdp_word.eq(0), scan_load.eq(1)]
+                for b in range(n_banks):
+                    if cfg.pruning:
+                        for k in range(n_lanes):
+                            m.d.comb += [colmask_rd[k][b].addr.eq(winner_slot * n_words),
+                                         colmask_rd[k][b].en.eq(1)]
+                    m.d.sync += [scan_word[b].eq(0), scan_load[b].eq(1), scan_done[b].eq(0)]
                 m.next = "STDP_SCAN"
 
             with m.State("STDP_SCAN"):
-                if cfg.pruning:
-                    fetched = Array(port.data for port in colmask_rd)[winner_lane]
-                else:
-                    last_valid = column_word_valid(n_words - 1)
-                    fetched = Mux(stdp_word == n_words - 1, last_valid, (1 << word_bits) - 1)
-                current = Signal(word_bits)
-                m.d.comb += current.eq(Mux(scan_load, fetched, scan_reg))
-                bit, rest = lowest_set_bit(current)
-                row = stdp_word * word_bits + bit
-                left = Mux(current != 0, rest, 0)
-                with m.If(current != 0):
-                    for k in range(n_lanes):
-                        with m.If(winner_lane == k):
-                            m.d.comb += [weight_rd[k].addr.eq(row * slots + winner_slot),
-                                         weight_rd[k].en.eq(1)]
-                    m.d.sync += [w_valid.eq(1), w_row.eq(row), w_word.eq(stdp_word),
-                                 w_bit.eq(bit)]
-                with m.If(left == 0):
-                    with m.If(stdp_word == n_words - 1):
-                        m.next = "END"
-                    with m.Else():
-                        if cfg.pruning:
-                            for k in range(n_lanes):
+                finishing = []
+                for b in range(n_banks):
+                    if cfg.pruning:
+                        fetched = Array(colmask_rd[k][b].data for k in range(n_lanes))[winner_lane]
+                    else:
+                        fetched = Array(Const(column_word_valid(b, w), word_bits)
+                                        for w in range(n_words))[scan_word[b]]
+                    current = Signal(word_bits, name=f"scan_current_b{b}")
+                    m.d.comb += current.eq(Mux(scan_done[b], 0,
+                                               Mux(scan_load[b], fetched, scan_reg[b])))
+                    bit, rest = lowest_set_bit(current)
+                    entry = scan_word[b] * word_bits + bit
+                    left = Mux(current != 0, rest, 0)
+                    last_word = scan_word[b] == n_words - 1
+                    finishing.append(scan_done[b] | ((left == 0) & last_word))
+                    with m.If(current != 0):
+                        for k in range(n_lanes):
+                            with m.If(winner_lane == k):
                                 m.d.comb += [
-                                    colmask_rd[k].addr.eq(winner_slot * n_words + stdp_word + 1),
-                                    colmask_rd[k].en.eq(1)]
-                        m.d.sync += [stdp_word.eq(stdp_word + 1), scan_load.eq(1)]
-                with m.Else():
-                    m.d.sync += [scan_reg.eq(left), scan_load.eq(0)]
+                                    weight_rd[k][b].addr.eq(entry * slots + winner_slot),
+                                    weight_rd[k][b].en.eq(1)]
+                        m.d.sync += [w_valid[b].eq(1), w_entry[b].eq(entry),
+                                     w_word[b].eq(scan_word[b]), w_bit[b].eq(bit)]
+                    with m.If(~scan_done[b]):
+                        with m.If(left == 0):
+                            with m.If(last_word):
+                                m.d.sync += scan_done[b].eq(1)
+                            with m.Else():
+                                if cfg.pruning:
+                                    for k in range(n_lanes):
+                                        m.d.comb += [
+                                            colmask_rd[k][b].addr.eq(
+                                                winner_slot * n_words + scan_word[b] + 1),
+                                            colmask_rd[k][b].en.eq(1)]
+                                m.d.sync += [scan_word[b].eq(scan_word[b] + 1),
+                                             scan_load[b].eq(1)]
+                        with m.Else():
+                            m.d.sync += [scan_reg[b].eq(left), scan_load[b].eq(0)]
+                with m.If(Cat(*finishing).all()):
+                    m.next = "END"
 
             with m.State("END"):
                 m.d.comb += [
@@ -404,8 +460,9 @@ class TTFSCore(wiring.Component):
         steps = {
             "cnt_cycles": Mux(end_taken, sample_cycles, 0),
             "cnt_syn_ops": sum(lane.syn_op for lane in lanes),
-            "cnt_stdp_updates": w_valid,
-            "cnt_pruned": (w_valid & stdp.pruned) if cfg.pruning else Const(0, 1),
+            "cnt_stdp_updates": sum(w_valid),
+            "cnt_pruned": (sum(w_valid[b] & stdp_units[b].pruned for b in range(n_banks))
+                           if cfg.pruning else Const(0, 1)),
             "cnt_dropped": dropped_strobe,
             "cnt_samples": end_taken,
         }

@@ -27,7 +27,8 @@ class IntegrationLane(wiring.Component):
             synapses of input row ``index`` in this lane (never all zero).
         level: entries in the queue (the core's front end keeps room for one in flight).
         busy: the queue is not empty, slice bits are left, or an update is in flight.
-        weight_addr, weight_read, weight_data: the weight memory read port.
+        weight_row, weight_slot, weight_read: the synapse to read (the core maps it to
+            its row bank); weight_data: the weight, one cycle after weight_read.
         threshold: firing threshold (fire when potential > threshold).
         newly_fired: per slot, ``crossed & ~fired``.
         close: time-step close: ``fired |= newly_fired``.
@@ -48,7 +49,8 @@ class IntegrationLane(wiring.Component):
             "events": In(stream.Signature(lane_queue_layout(cfg))),
             "level": Out(range(cfg.fifo_depth + 1)),
             "busy": Out(1),
-            "weight_addr": Out(range(cfg.n_inputs * slots)),
+            "weight_row": Out(cfg.input_index_bits),
+            "weight_slot": Out(range(slots)),
             "weight_read": Out(1),
             "weight_data": In(cfg.weight_bits),
             "threshold": In(cfg.potential_bits),
@@ -65,9 +67,11 @@ class IntegrationLane(wiring.Component):
         # pick the lowest remaining bit and read its weight -> one cycle later add the
         # weight to that slot's potential (registers, so any slot can be updated each
         # cycle) and set its crossed flag if the new potential exceeds the threshold.
-        # The next entry is popped in the same cycle as the last bit of the current one
+        # The next entry is taken in the same cycle as the last bit of the current one
         # is picked, so the lane never idles while work is queued: dead synapses were
-        # never queued and cost nothing here.  Arithmetic: saturating_accumulate in
+        # never queued and cost nothing here.  An idle lane with an empty queue takes a
+        # new entry straight from its input (bypass), saving the queue's cycle of latency
+        # at every time step.  Arithmetic: saturating_accumulate in
         # golden/fixedpoint.py.
         cfg = self._cfg
         slots = cfg.slots_per_lane
@@ -75,10 +79,11 @@ class IntegrationLane(wiring.Component):
 
         queue = m.submodules.queue = fifo.SyncFIFO(
             width=lane_queue_layout(cfg).size, depth=cfg.fifo_depth)
+        bypass = Signal()
         m.d.comb += [
             queue.w_data.eq(self.events.payload),
-            queue.w_en.eq(self.events.valid),
-            self.events.ready.eq(queue.w_rdy),
+            queue.w_en.eq(self.events.valid & ~bypass),
+            self.events.ready.eq(queue.w_rdy | bypass),
             self.level.eq(queue.level),
         ]
         head = data.View(lane_queue_layout(cfg), queue.r_data)
@@ -91,7 +96,8 @@ class IntegrationLane(wiring.Component):
         pick_slot, remaining_after = lowest_set_bit(remaining)
         picking = remaining != 0
         m.d.comb += [
-            self.weight_addr.eq(row * slots + pick_slot),
+            self.weight_row.eq(row),
+            self.weight_slot.eq(pick_slot),
             self.weight_read.eq(picking),
         ]
         m.d.sync += [
@@ -102,6 +108,9 @@ class IntegrationLane(wiring.Component):
         with m.If((left == 0) & queue.r_rdy):
             m.d.comb += queue.r_en.eq(1)
             m.d.sync += [row.eq(head.index), remaining.eq(head.slice)]
+        with m.Elif((left == 0) & self.events.valid):
+            m.d.comb += bypass.eq(1)
+            m.d.sync += [row.eq(self.events.payload.index), remaining.eq(self.events.payload.slice)]
         with m.Else():
             m.d.sync += remaining.eq(left)
 

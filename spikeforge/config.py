@@ -139,14 +139,21 @@ class CoreConfig:
         return math.ceil(self.n_neurons / self.lanes)
 
     @property
+    def rows_per_bank(self) -> int:
+        """Input rows per row bank: each lane splits its synapses into ``lanes`` banks by
+        ``input % lanes`` so that STDP can update ``lanes`` synapses of one neuron per
+        cycle (row ``i`` is entry ``i // lanes`` of bank ``i % lanes``)."""
+        return math.ceil(self.n_inputs / self.lanes)
+
+    @property
     def colmask_word_bits(self) -> int:
-        """Width of a column-mask word (the STDP skip logic scans one word at a time)."""
-        return min(32, self.n_inputs)
+        """Width of a column-mask word (STDP scans one word per bank at a time)."""
+        return min(32, self.rows_per_bank)
 
     @property
     def colmask_words(self) -> int:
-        """Column-mask words per neuron."""
-        return math.ceil(self.n_inputs / self.colmask_word_bits)
+        """Column-mask words per neuron and bank."""
+        return math.ceil(self.rows_per_bank / self.colmask_word_bits)
 
     @property
     def rate_max(self) -> float:

@@ -45,7 +45,7 @@ CONFIGS = [
     CoreConfig(n_inputs=20, n_neurons=6, lanes=2, time_steps=8, weight_bits=6, potential_bits=12),
     CoreConfig(n_inputs=37, n_neurons=13, lanes=4, time_steps=8, weight_bits=4, potential_bits=9),
     CoreConfig(n_inputs=40, n_neurons=9, lanes=1, time_steps=16, weight_bits=10, potential_bits=16),
-    CoreConfig(n_inputs=70, n_neurons=16, lanes=8, time_steps=32, fifo_depth=2),
+    CoreConfig(n_inputs=26, n_neurons=10, lanes=8, time_steps=32, fifo_depth=2),
     CoreConfig(n_inputs=24, n_neurons=8, lanes=4, time_steps=8, pruning=False),
 ]
 
