@@ -20,7 +20,8 @@ Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
     neuron crossed the threshold in the step (``crossed & ~fired`` is empty), the step
     closes silently (``dirty = 0``) and the beat is handled below in the same cycle;
     otherwise the phase becomes CLOSE.
-  * end beat (not dirty): accepted; next phase is STDP (learning with a winner) or END.
+  * end beat (not dirty): accepted; next phase is END, or STDP_WAIT if the STDP engine
+    is still busy.
   * valid beat in learning after the winner: accepted, no effect (cur_time follows).
   * other valid beat: accepted when every lane queue has room
     (``level + F_valid < fifo_depth``); ``cur_time = time``; ``dirty = 1``; the beat
@@ -38,13 +39,16 @@ Drained at c: F stage empty and in every lane: queue empty, slice empty, update 
 CLOSE (1 cycle): ``newly = crossed & ~fired``; ``fired |= newly``; ``dirty = 0``.
   No newly fired neuron -> RUN; inference -> EMIT; learning -> WTA.
 WTA: one cycle per newly fired neuron (ascending index; strictly larger potential
-  replaces the best), then EMIT of the winner only.
+  replaces the best), then EMIT of the winner only.  The cycle in which WTA decides
+  starts the STDP engine, which runs while the rest of the sample's events are consumed.
 EMIT: one beat per cycle (ascending neuron index) while the consumer is ready; then RUN.
-STDP: the winner's synapses are split into ``lanes`` row banks (row ``i`` in bank
-  ``i % lanes``) that are walked in parallel.  1 cycle to fetch the first column-mask
-  word of every bank, then each bank takes ``max(1, alive synapses in the word)``
-  cycles per word; when the slowest bank is done, END (the write-back of the last
-  synapses happens in END's first cycle).
+STDP engine (busy from the cycle after WTA decides): the winner's synapses are split
+  into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  1 cycle
+  to fetch the first column-mask word of every bank, then each bank takes
+  ``max(1, alive synapses in the word)`` cycles per word; it is idle again the cycle
+  after the slowest bank's last word (the write-back of the last synapses happens in
+  that cycle).
+STDP_WAIT: waits while the STDP engine is busy, then END.
 END: the end beat, ``cycles = c_end`` (cycles since the first accepted beat).
 """
 
@@ -62,7 +66,7 @@ __all__ = ["CoreModel", "SampleResult", "COUNTER_NAMES"]
 
 COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samples")
 
-_RUN, _CLOSE, _WTA, _EMIT, _STDP, _END = range(6)
+_RUN, _CLOSE, _WTA, _EMIT, _STDP_WAIT, _END = range(6)
 
 
 @dataclass
@@ -168,7 +172,7 @@ class CoreModel:
         update_busy = [False] * n_lanes
         emit_list: list[int] = []
         wta_cycles_left = 0
-        stdp_cycles_left = 0
+        stdp_busy_last = -1                              # last cycle the STDP engine is busy
         cycle = 0
 
         while True:
@@ -197,11 +201,7 @@ class CoreModel:
                     pass
                 elif is_end:
                     accepted = True
-                    if learn and won:
-                        next_phase = _STDP
-                        stdp_cycles_left = 1 + self._stdp_scan_cycles(winner)
-                    else:
-                        next_phase = _END
+                    next_phase = _STDP_WAIT if cycle <= stdp_busy_last else _END
                 elif valid:
                     if learn and won:
                         accepted = True
@@ -245,13 +245,14 @@ class CoreModel:
                 wta_cycles_left -= 1
                 if wta_cycles_left == 0:
                     next_phase = _EMIT
+                    # fetch at cycle + 1, then the scan
+                    stdp_busy_last = cycle + 1 + self._stdp_scan_cycles(winner)
             elif phase == _EMIT:
                 result.out_events.append((emit_list.pop(0), cur_time, cycle))
                 if not emit_list:
                     next_phase = _RUN
-            elif phase == _STDP:
-                stdp_cycles_left -= 1
-                if stdp_cycles_left == 0:
+            elif phase == _STDP_WAIT:
+                if cycle > stdp_busy_last:
                     next_phase = _END
             elif phase == _END:
                 result.cycles = cycle

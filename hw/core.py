@@ -158,6 +158,8 @@ class TTFSCore(wiring.Component):
         rsp_in_range = Signal()
         counters = {name: getattr(self, name) for name in COUNTER_PORTS}
         dropped_strobe = Signal()
+        stdp_start = Signal()
+        stdp_busy = Signal()
 
         # ---------------------------------------------------------------- lanes
         drained = ~f_valid & ~Cat(*[lane.busy for lane in lanes]).any()
@@ -326,8 +328,8 @@ class TTFSCore(wiring.Component):
                     with m.Elif(beat.end):
                         m.d.comb += self.events_in.ready.eq(1)
                         m.d.sync += dirty.eq(0)
-                        with m.If(self.learn & won):
-                            m.next = "STDP_FETCH"
+                        with m.If(stdp_busy):
+                            m.next = "STDP_WAIT"
                         with m.Else():
                             m.next = "END"
                     with m.Elif(valid_event):
@@ -376,6 +378,7 @@ class TTFSCore(wiring.Component):
                 with m.If(rest == 0):
                     m.d.sync += [emit_vec.eq(Const(1, cfg.n_neurons) << chosen), won.eq(1),
                                  winner.eq(chosen)]
+                    m.d.comb += stdp_start.eq(1)
                     m.next = "EMIT"
 
             with m.State("EMIT"):
@@ -390,6 +393,30 @@ class TTFSCore(wiring.Component):
                     m.d.sync += emit_vec.eq(rest)
                     with m.If(rest == 0):
                         m.next = "RUN"
+
+            with m.State("STDP_WAIT"):
+                with m.If(~stdp_busy):
+                    m.next = "END"
+
+            with m.State("END"):
+                m.d.comb += [
+                    self.events_out.valid.eq(1),
+                    out.end.eq(1),
+                    out.cycles.eq(sample_cycles),
+                ]
+                with m.If(self.events_out.ready):
+                    m.d.comb += [lane.clear.eq(1) for lane in lanes]
+                    m.d.sync += [active.eq(0), cur_time.eq(0), dirty.eq(0), won.eq(0),
+                                 pre_spiked.eq(0), sample_cycles.eq(0)]
+                    m.next = "RUN"
+
+        # The STDP engine runs beside the main control: it starts when WTA decides and
+        # works while the rest of the sample's events are consumed (they no longer
+        # integrate), so learning pays max(remaining events, STDP) rather than the sum.
+        with m.FSM(name="stdp") as stdp_engine:
+            with m.State("IDLE"):
+                with m.If(stdp_start):
+                    m.next = "STDP_FETCH"
 
             with m.State("STDP_FETCH"):
                 for b in range(n_banks):
@@ -440,19 +467,9 @@ class TTFSCore(wiring.Component):
                         with m.Else():
                             m.d.sync += [scan_reg[b].eq(left), scan_load[b].eq(0)]
                 with m.If(Cat(*finishing).all()):
-                    m.next = "END"
+                    m.next = "IDLE"
+        m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE"))
 
-            with m.State("END"):
-                m.d.comb += [
-                    self.events_out.valid.eq(1),
-                    out.end.eq(1),
-                    out.cycles.eq(sample_cycles),
-                ]
-                with m.If(self.events_out.ready):
-                    m.d.comb += [lane.clear.eq(1) for lane in lanes]
-                    m.d.sync += [active.eq(0), cur_time.eq(0), dirty.eq(0), won.eq(0),
-                                 pre_spiked.eq(0), sample_cycles.eq(0)]
-                    m.next = "RUN"
 
         # ---------------------------------------------------------------- counters
         end_taken = Signal()
