@@ -1,6 +1,6 @@
 """Small combinational helpers shared by the core's components."""
 
-from amaranth.hdl import Cat, Const, Value, unsigned
+from amaranth.hdl import Cat, Const, Value
 
 __all__ = ["lowest_set_bit"]
 
@@ -13,11 +13,11 @@ def lowest_set_bit(value: Value):
     ``value == 0`` the index is 0 (callers test ``value != 0`` themselves).
     """
     width = len(value)
-    one_hot = (value & (~value + 1))[:width]
+    one_hot_expr = (value & (~value + 1))[:width]
     index_bits = max(1, (width - 1).bit_length())
+    # index bit b is set when the isolated bit sits at a position with bit b set
     index = Cat(*[
-        Cat(*[one_hot[i] for i in range(width) if (i >> b) & 1]).any()
-        if any((i >> b) & 1 for i in range(width)) else Const(0, 1)
+        (one_hot_expr & Const(sum(1 << i for i in range(width) if (i >> b) & 1), width)).any()
         for b in range(index_bits)
     ])
     cleared = (value & (value - 1))[:width]
