@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/spikeforge demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests
