@@ -1,0 +1,7 @@
+"""``python -m spikeforge.boards.baselines write ...``: see the package docstring."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
