@@ -199,7 +199,10 @@ class TTFSCore(wiring.Component):
                 for b in range(n_banks):
                     m.d.comb += [rowmask_rd[k][b].addr.eq(high(beat.index)),
                                  rowmask_rd[k][b].en.eq(0)]
-        with m.If(active):
+        # The count stops when the end beat appears, so its payload holds while the
+        # consumer stalls (stream rule) and equals c_end - c_0 (docs/core.md).
+        counting = Signal()
+        with m.If(active & counting):
             m.d.sync += sample_cycles.eq(sample_cycles + 1)
         with m.If(accept & ~active):
             m.d.sync += [active.eq(1), sample_cycles.eq(1)]
@@ -318,7 +321,7 @@ class TTFSCore(wiring.Component):
         # A step in which no neuron crossed closes silently when drained (no CLOSE cycle).
         must_close = dirty & boundary & ~(drained & (newly_all == 0))
 
-        with m.FSM(name="phase"):
+        with m.FSM(name="phase") as phase:
             with m.State("RUN"):
                 m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid)
                 with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
@@ -469,6 +472,7 @@ class TTFSCore(wiring.Component):
                 with m.If(Cat(*finishing).all()):
                     m.next = "IDLE"
         m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE"))
+        m.d.comb += counting.eq(~phase.ongoing("END"))
 
 
         # ---------------------------------------------------------------- counters
