@@ -45,9 +45,9 @@ EMIT: one beat per cycle (ascending neuron index) while the consumer is ready; t
 STDP engine (busy from the cycle after WTA decides): the winner's synapses are split
   into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  1 cycle
   to fetch the first column-mask word of every bank, then each bank takes
-  ``max(1, alive synapses in the word)`` cycles per word; it is idle again the cycle
-  after the slowest bank's last word (the write-back of the last synapses happens in
-  that cycle).
+  ``max(1, alive synapses in the word)`` cycles per word; each picked synapse is
+  written back ``STDP_WRITEBACK_DELAY`` (3) cycles later (RAM read, two arithmetic
+  stages), and the engine is busy until the last write-back.
 STDP_WAIT: waits while the STDP engine is busy, then END.
 END: the end beat, ``cycles = c_end`` (cycles since the first accepted beat).
 """
@@ -67,6 +67,10 @@ __all__ = ["CoreModel", "SampleResult", "COUNTER_NAMES"]
 COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samples")
 
 _RUN, _CLOSE, _WTA, _EMIT, _STDP_WAIT, _END = range(6)
+
+#: cycles from the last STDP pick to its write-back (weight RAM read + the STDP unit's
+#: two pipeline stages); the STDP engine counts as busy until then
+STDP_WRITEBACK_DELAY = 3
 
 
 @dataclass
@@ -245,8 +249,9 @@ class CoreModel:
                 wta_cycles_left -= 1
                 if wta_cycles_left == 0:
                     next_phase = _EMIT
-                    # fetch at cycle + 1, then the scan
-                    stdp_busy_last = cycle + 1 + self._stdp_scan_cycles(winner)
+                    # fetch at cycle + 1, then the scan, then the write-back pipeline
+                    stdp_busy_last = (cycle + 1 + self._stdp_scan_cycles(winner)
+                                      + STDP_WRITEBACK_DELAY)
             elif phase == _EMIT:
                 result.out_events.append((emit_list.pop(0), cur_time, cycle))
                 if not emit_list:

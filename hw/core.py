@@ -132,7 +132,7 @@ class TTFSCore(wiring.Component):
                     colmask_wr[k][b] = colmask.write_port(granularity=1)
         stdp_units = []
         for b in range(n_banks):
-            unit = STDPUnit(cfg)
+            unit = STDPUnit(cfg, tag_bits=max(1, (entries - 1).bit_length()))
             m.submodules[f"stdp_b{b}"] = unit
             stdp_units.append(unit)
 
@@ -220,14 +220,17 @@ class TTFSCore(wiring.Component):
         scan_reg = [Signal(word_bits, name=f"scan_reg_b{b}") for b in range(n_banks)]
         scan_load = [Signal(name=f"scan_load_b{b}") for b in range(n_banks)]
         scan_done = [Signal(name=f"scan_done_b{b}") for b in range(n_banks)]
+        # w_*: the synapse picked last cycle, whose weight the RAM delivers now; it enters
+        # the bank's STDP pipeline together with its pre-spike flag, and its write-back
+        # happens when the pipeline hands it back (the tag is its bank entry).
         w_valid = [Signal(name=f"w_valid_b{b}") for b in range(n_banks)]
         w_entry = [Signal(range(entries), name=f"w_entry_b{b}") for b in range(n_banks)]
-        w_word = [Signal(range(n_words), name=f"w_word_b{b}") for b in range(n_banks)]
-        w_bit = [Signal(range(word_bits), name=f"w_bit_b{b}") for b in range(n_banks)]
         m.d.sync += [v.eq(0) for v in w_valid]
         for b, unit in enumerate(stdp_units):
             row = w_entry[b] * n_banks + b
             m.d.comb += [
+                unit.valid.eq(w_valid[b]),
+                unit.tag.eq(w_entry[b]),
                 unit.weight.eq(Array(weight_rd[k][b].data for k in range(n_lanes))[winner_lane]),
                 unit.potentiate.eq(pre_spiked.bit_select(row, 1)),
                 unit.a_plus.eq(self.a_plus),
@@ -235,23 +238,28 @@ class TTFSCore(wiring.Component):
                 unit.theta_p.eq(self.theta_p),
                 unit.prune_enable.eq(self.prune_enable),
             ]
-            with m.If(w_valid[b]):
+            done_entry = unit.out_tag[:max(1, (entries - 1).bit_length())]
+            if n_words > 1:      # word_bits == 32: word and bit are fields of the entry
+                done_word, done_bit = done_entry >> 5, done_entry[:5]
+            else:
+                done_word, done_bit = Const(0, 1), done_entry
+            with m.If(unit.out_valid):
                 for k in range(n_lanes):
                     with m.If(winner_lane == k):
                         m.d.comb += [
-                            weight_wr[k][b].addr.eq(w_entry[b] * slots + winner_slot),
+                            weight_wr[k][b].addr.eq(done_entry * slots + winner_slot),
                             weight_wr[k][b].data.eq(unit.new_weight),
                             weight_wr[k][b].en.eq(1),
                         ]
                         if cfg.pruning:
                             with m.If(unit.pruned):
                                 m.d.comb += [
-                                    rowmask_wr[k][b].addr.eq(w_entry[b]),
+                                    rowmask_wr[k][b].addr.eq(done_entry),
                                     rowmask_wr[k][b].data.eq(0),
                                     rowmask_wr[k][b].en.eq(Const(1, slots) << winner_slot),
-                                    colmask_wr[k][b].addr.eq(winner_slot * n_words + w_word[b]),
+                                    colmask_wr[k][b].addr.eq(winner_slot * n_words + done_word),
                                     colmask_wr[k][b].data.eq(0),
-                                    colmask_wr[k][b].en.eq(Const(1, word_bits) << w_bit[b]),
+                                    colmask_wr[k][b].en.eq(Const(1, word_bits) << done_bit),
                                 ]
 
         # ---------------------------------------------------------------- access port
@@ -452,8 +460,7 @@ class TTFSCore(wiring.Component):
                                 m.d.comb += [
                                     weight_rd[k][b].addr.eq(entry * slots + winner_slot),
                                     weight_rd[k][b].en.eq(1)]
-                        m.d.sync += [w_valid[b].eq(1), w_entry[b].eq(entry),
-                                     w_word[b].eq(scan_word[b]), w_bit[b].eq(bit)]
+                        m.d.sync += [w_valid[b].eq(1), w_entry[b].eq(entry)]
                     with m.If(~scan_done[b]):
                         with m.If(left == 0):
                             with m.If(last_word):
@@ -471,7 +478,9 @@ class TTFSCore(wiring.Component):
                             m.d.sync += [scan_reg[b].eq(left), scan_load[b].eq(0)]
                 with m.If(Cat(*finishing).all()):
                     m.next = "IDLE"
-        m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE"))
+        # busy until the last write-back is done, so a read-back never sees a stale weight
+        m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE") | Cat(*w_valid).any()
+                                 | Cat(*[unit.busy for unit in stdp_units]).any())
         m.d.comb += counting.eq(~phase.ongoing("END"))
 
 
@@ -481,8 +490,8 @@ class TTFSCore(wiring.Component):
         steps = {
             "cnt_cycles": Mux(end_taken, sample_cycles, 0),
             "cnt_syn_ops": sum(lane.syn_op for lane in lanes),
-            "cnt_stdp_updates": sum(w_valid),
-            "cnt_pruned": (sum(w_valid[b] & stdp_units[b].pruned for b in range(n_banks))
+            "cnt_stdp_updates": sum(unit.out_valid for unit in stdp_units),
+            "cnt_pruned": (sum(unit.out_valid & unit.pruned for unit in stdp_units)
                            if cfg.pruning else Const(0, 1)),
             "cnt_dropped": dropped_strobe,
             "cnt_samples": end_taken,

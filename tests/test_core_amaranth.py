@@ -11,7 +11,7 @@ from spikeforge.config import CoreConfig, CoreRegisters
 from spikeforge.golden import fixedpoint as fx
 from spikeforge.golden.core_model import CoreModel
 from spikeforge.hw.bits import lowest_set_bit
-from spikeforge.hw.stdp_unit import STDPUnit
+from spikeforge.hw.stdp_unit import STDP_UNIT_LATENCY, STDPUnit
 
 
 def _registers(cfg, rng, learn, theta_fraction=0.3):
@@ -74,14 +74,16 @@ def test_invalid_events_are_dropped_and_counted():
 
 @pytest.mark.parametrize("weight_bits,rate_frac_bits", [(4, 8), (8, 12), (10, 16)])
 def test_stdp_unit_matches_fixedpoint(weight_bits, rate_frac_bits):
-    """Every weight value, both directions, several rates, pruning on."""
+    """Every weight value, both directions, several rates, pruning on; one synapse per
+    cycle through the pipeline, each result checked STDP_UNIT_LATENCY cycles later."""
     cfg = CoreConfig(weight_bits=weight_bits, potential_bits=weight_bits + 4,
                      rate_frac_bits=rate_frac_bits)
-    dut = STDPUnit(cfg)
+    dut = STDPUnit(cfg, tag_bits=16)
     rng = np.random.default_rng(weight_bits)
     rates = [0, 1, (1 << rate_frac_bits) - 1] + list(rng.integers(0, 1 << rate_frac_bits, 3))
     theta = cfg.w_max // 5
     sim = Simulator(dut)
+    sim.add_clock(1e-8)
 
     async def testbench(ctx):
         ctx.set(dut.theta_p, theta)
@@ -89,15 +91,27 @@ def test_stdp_unit_matches_fixedpoint(weight_bits, rate_frac_bits):
         for a in rates:
             ctx.set(dut.a_plus, int(a))
             ctx.set(dut.a_minus, int(a))
-            for potentiate in (0, 1):
-                ctx.set(dut.potentiate, potentiate)
-                for w in range(cfg.w_max + 1):
-                    ctx.set(dut.weight, w)
+            cases = [(p, w) for p in (0, 1) for w in range(cfg.w_max + 1)]
+            pending = []
+            for tag, case in enumerate(cases + [None] * STDP_UNIT_LATENCY):
+                if case is not None:
+                    ctx.set(dut.valid, 1)
+                    ctx.set(dut.potentiate, case[0])
+                    ctx.set(dut.weight, case[1])
+                    ctx.set(dut.tag, tag)
+                    pending.append((tag, case))
+                else:
+                    ctx.set(dut.valid, 0)
+                await ctx.tick()
+                if tag >= STDP_UNIT_LATENCY - 1 and ctx.get(dut.out_valid):
+                    want_tag, (potentiate, w) = pending.pop(0)
                     want = fx.stdp_update([w], [bool(potentiate)], int(a), int(a),
                                           weight_bits, rate_frac_bits)
                     want, _, pruned = fx.prune(want, [True], theta, True)
+                    assert ctx.get(dut.out_tag) == want_tag
                     assert ctx.get(dut.new_weight) == want[0], (a, potentiate, w)
                     assert ctx.get(dut.pruned) == pruned[0], (a, potentiate, w)
+            assert pending == []
 
     sim.add_testbench(testbench)
     sim.run()
