@@ -18,13 +18,13 @@ def output_record_bytes(beat) -> list[Value]:
     """The wire bytes of one output beat (``spikeforge.host.protocol`` output record):
     flags (bit 0: end), time, neuron (u16), cycles (u48), little endian.  ``beat`` is a
     view of :func:`~spikeforge.hw.layouts.output_event_layout`."""
-    neuron = beat.neuron.as_value()
-    cycles = beat.cycles.as_value()
+    neuron = Value.cast(beat.neuron)
+    cycles = Value.cast(beat.cycles)
     neuron16 = neuron if len(neuron) >= 16 else neuron.as_unsigned() | Const(0, 16)
     cycles48 = cycles[:48] if len(cycles) >= 48 else cycles.as_unsigned() | Const(0, 48)
-    time = beat.time.as_value()
+    time = Value.cast(beat.time)
     time8 = time[:8] if len(time) >= 8 else time | Const(0, 8)
-    record = [beat.end.as_value() | Const(0, 8), time8, neuron16[0:8], neuron16[8:16]]
+    record = [Value.cast(beat.end) | Const(0, 8), time8, neuron16[0:8], neuron16[8:16]]
     record += [cycles48[8 * k:8 * k + 8] for k in range(6)]
     assert len(record) == OUTPUT_RECORD_BYTES
     return record

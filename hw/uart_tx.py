@@ -60,7 +60,11 @@ class UARTTransmitter(wiring.Component):
     def __init__(self, *, clk_freq, baud):
         self.clk_freq = clk_freq
         self.baud = baud
-        self.divisor = baud_divisor(clk_freq, baud)
+        try:
+            self.divisor = baud_divisor(clk_freq, baud)
+        except ValueError:
+            self._MustUse__silence = True     # never elaborated: no "unused" warning
+            raise
         super().__init__({
             "data": In(stream.Signature(8)),
             "tx": Out(1, init=1),

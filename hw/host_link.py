@@ -1,0 +1,181 @@
+"""The host link: UART, frame engine and batch memory, wired to the core's ports."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ..config import CoreConfig
+from .batch_runner import BatchRunner
+from .host_event_framer import HostEventFramer
+from .host_frame_tx import FrameTransmitter
+from .host_protocol import HostProtocol
+from .layouts import (
+    access_command_layout, access_response_layout, input_event_layout, output_event_layout,
+)
+from .uart_rx import UARTReceiver
+from .uart_tx import UARTTransmitter
+
+__all__ = ["HostLink", "CORE_REGISTER_PORTS", "CORE_COUNTER_PORTS", "DEFAULT_FRAME_TIMEOUT_S"]
+
+CORE_REGISTER_PORTS = ("threshold", "theta_p", "a_plus", "a_minus", "prune_enable", "learn",
+                       "counters_clear")
+CORE_COUNTER_PORTS = ("cnt_cycles", "cnt_syn_ops", "cnt_stdp_updates", "cnt_pruned",
+                      "cnt_dropped", "cnt_samples")
+#: inter-byte timeout of a frame on a real board: long enough for USB-serial adapters,
+#: which deliver bytes in packets up to a few milliseconds apart
+DEFAULT_FRAME_TIMEOUT_S = 0.05
+
+
+class HostLink(wiring.Component):
+    """UART <-> framed commands <-> core, with batch mode.
+
+    Streaming mode: STREAM_EVENTS beats go to the core's ``events_in`` and every output
+    beat goes back to the host as an EVENT frame (through a FIFO of ``2 * n_neurons``
+    beats; when it is full the core waits).  Batch mode (while a batch runs): the batch
+    runner owns ``events_in`` and ``events_out``.
+
+    Args:
+        cfg: the core configuration.
+        clk_freq: clock frequency in Hz; baud: UART bit rate.
+        batch_events, batch_outputs: batch memory depths (beats).
+        frame_timeout: inter-byte timeout in cycles (default: 50 ms of ``clk_freq``).
+
+    Ports: ``rx`` In(1), ``tx`` Out(1) (the serial pins), and the core's ports of
+    docs/core.md with flipped directions (connect them with :meth:`connect_core`).
+    """
+
+    def __init__(self, cfg: CoreConfig, *, clk_freq, baud, batch_events: int = 4096,
+                 batch_outputs: int = 1024, frame_timeout: int | None = None):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {type(cfg).__name__}")
+        self.cfg = cfg
+        self.clk_freq = clk_freq
+        self.baud = baud
+        self.batch_events = batch_events
+        self.batch_outputs = batch_outputs
+        if frame_timeout is None:
+            frame_timeout = max(16, int(clk_freq * DEFAULT_FRAME_TIMEOUT_S))
+        self.frame_timeout = frame_timeout
+        # build the parts now so that bad parameters fail here, with their messages
+        self._uart_rx = UARTReceiver(clk_freq=clk_freq, baud=baud)
+        self._uart_tx = UARTTransmitter(clk_freq=clk_freq, baud=baud)
+        self._protocol = HostProtocol(cfg, batch_events=batch_events,
+                                      batch_outputs=batch_outputs, frame_timeout=frame_timeout)
+        self._batch = BatchRunner(cfg, batch_events=batch_events, batch_outputs=batch_outputs)
+        cb = cfg.counter_bits
+        init = self._protocol.register_init
+        super().__init__({
+            "rx": In(1, init=1),
+            "tx": Out(1, init=1),
+            "events_in": Out(stream.Signature(input_event_layout(cfg))),
+            "events_out": In(stream.Signature(output_event_layout(cfg))),
+            "access_cmd": Out(stream.Signature(access_command_layout(cfg))),
+            "access_rsp": In(stream.Signature(access_response_layout(cfg))),
+            "threshold": Out(cfg.potential_bits, init=init["threshold"]),
+            "theta_p": Out(cfg.weight_bits, init=init["theta_p"]),
+            "a_plus": Out(cfg.rate_frac_bits, init=init["a_plus"]),
+            "a_minus": Out(cfg.rate_frac_bits, init=init["a_minus"]),
+            "prune_enable": Out(1, init=init["prune_enable"]),
+            "learn": Out(1, init=init["learn"]),
+            "counters_clear": Out(1),
+            "cnt_cycles": In(cb), "cnt_syn_ops": In(cb), "cnt_stdp_updates": In(cb),
+            "cnt_pruned": In(cb), "cnt_dropped": In(cb), "cnt_samples": In(cb),
+            "busy": In(1),
+            "batch_running": Out(1),
+        })
+
+    def connect_core(self, m: Module, core) -> None:
+        """Wire every core port of docs/core.md to this link (in module ``m``)."""
+        for name in ("events_in", "access_cmd"):
+            ours, theirs = getattr(self, name), getattr(core, name)
+            m.d.comb += [theirs.payload.eq(ours.payload), theirs.valid.eq(ours.valid),
+                         ours.ready.eq(theirs.ready)]
+        for name in ("events_out", "access_rsp"):
+            ours, theirs = getattr(self, name), getattr(core, name)
+            m.d.comb += [ours.payload.eq(theirs.payload), ours.valid.eq(theirs.valid),
+                         theirs.ready.eq(ours.ready)]
+        for name in CORE_REGISTER_PORTS:
+            m.d.comb += getattr(core, name).eq(getattr(self, name))
+        for name in CORE_COUNTER_PORTS + ("busy",):
+            m.d.comb += getattr(self, name).eq(getattr(core, name))
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        m.submodules.uart_rx = uart_rx = self._uart_rx
+        m.submodules.uart_tx = uart_tx = self._uart_tx
+        m.submodules.protocol = protocol = self._protocol
+        m.submodules.batch = batch = self._batch
+        m.submodules.framer = framer = HostEventFramer(cfg)
+        m.submodules.frame_tx = frame_tx = FrameTransmitter()
+        m.submodules.out_fifo = out_fifo = SyncFIFOBuffered(
+            width=len(self.events_out.payload.as_value()), depth=2 * cfg.n_neurons)
+
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
+        wiring.connect(m, uart_rx.data, protocol.rx)
+        wiring.connect(m, protocol.reply, frame_tx.reply)
+        wiring.connect(m, framer.frames, frame_tx.event)
+        wiring.connect(m, frame_tx.tx, uart_tx.data)
+
+        # UART errors, saturating
+        link_errors = Signal(16)
+        with m.If((uart_rx.framing_error | uart_rx.overrun) & (link_errors != 0xFFFF)):
+            m.d.sync += link_errors.eq(link_errors + 1)
+        m.d.comb += protocol.link_errors.eq(link_errors)
+
+        # registers and counters
+        for name in CORE_REGISTER_PORTS:
+            m.d.comb += getattr(self, name).eq(getattr(protocol, name))
+        for name in CORE_COUNTER_PORTS + ("busy",):
+            m.d.comb += getattr(protocol, name).eq(getattr(self, name))
+
+        # access port: only the protocol engine uses it
+        m.d.comb += [self.access_cmd.payload.eq(protocol.access_cmd.payload),
+                     self.access_cmd.valid.eq(protocol.access_cmd.valid),
+                     protocol.access_cmd.ready.eq(self.access_cmd.ready),
+                     protocol.access_rsp.payload.eq(self.access_rsp.payload),
+                     protocol.access_rsp.valid.eq(self.access_rsp.valid),
+                     self.access_rsp.ready.eq(protocol.access_rsp.ready)]
+
+        # batch runner control and status
+        wiring.connect(m, protocol.batch_load, batch.load)
+        m.d.comb += [
+            batch.clear.eq(protocol.batch_clear),
+            batch.start.eq(protocol.batch_start),
+            protocol.batch_running.eq(batch.running),
+            protocol.batch_loaded.eq(batch.loaded),
+            protocol.batch_last_is_end.eq(batch.last_is_end),
+            protocol.batch_captured.eq(batch.outputs),
+            protocol.batch_overflow.eq(batch.overflow),
+            protocol.batch_cycles.eq(batch.cycles),
+            batch.read_addr.eq(protocol.batch_read_addr),
+            protocol.batch_read_data.eq(batch.read_data),
+            self.batch_running.eq(batch.running),
+        ]
+
+        # events_in: the batch runner while it runs, else the host's stream
+        with m.If(batch.running):
+            m.d.comb += [self.events_in.payload.eq(batch.events_in.payload),
+                         self.events_in.valid.eq(batch.events_in.valid),
+                         batch.events_in.ready.eq(self.events_in.ready)]
+        with m.Else():
+            m.d.comb += [self.events_in.payload.eq(protocol.events_in.payload),
+                         self.events_in.valid.eq(protocol.events_in.valid),
+                         protocol.events_in.ready.eq(self.events_in.ready)]
+
+        # events_out: into the batch memory while a batch runs, else up the link
+        m.d.comb += [batch.events_out.payload.eq(self.events_out.payload),
+                     out_fifo.w_data.eq(self.events_out.payload)]
+        with m.If(batch.running):
+            m.d.comb += [batch.events_out.valid.eq(self.events_out.valid),
+                         self.events_out.ready.eq(batch.events_out.ready)]
+        with m.Else():
+            m.d.comb += [out_fifo.w_en.eq(self.events_out.valid),
+                         self.events_out.ready.eq(out_fifo.w_rdy)]
+        m.d.comb += [framer.beats.payload.eq(out_fifo.r_data),
+                     framer.beats.valid.eq(out_fifo.r_rdy),
+                     out_fifo.r_en.eq(framer.beats.ready)]
+        return m

@@ -1,0 +1,167 @@
+"""Build the simulated board top (core + host link, UART pins) and run cocotb on it.
+
+The cocotb tests live in :mod:`spikeforge.sim.test_board_top`; they receive their
+parameters through a JSON file named by ``SPIKEFORGE_BOARD_PARAMS`` and write their
+result as JSON next to it (weights as nested lists).  Builds are cached per (config,
+link parameters, hardware sources) like :mod:`spikeforge.sim.runner`'s core builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import CoreConfig
+from ..errors import UserError
+
+__all__ = ["SIM_CLOCK_PERIOD_NS", "SIM_DIVISOR", "SIM_FRAME_TIMEOUT", "BoardSimBuild",
+           "build_board_sim", "run_board_sim", "sim_divisor_for_baud", "PARAMS_ENV", "TOP"]
+
+TOP = "host_system"
+TEST_MODULE = "spikeforge.sim.test_board_top"
+PARAMS_ENV = "SPIKEFORGE_BOARD_PARAMS"
+#: the simulated board: 100 MHz clock, UART at clk/4 = 25 Mbaud (the fastest the
+#: receiver allows) so that simulated link time stays short
+SIM_CLOCK_PERIOD_NS = 10
+SIM_DIVISOR = 4
+#: inter-byte timeout of the simulated board (cycles): short, so the timeout test is fast
+SIM_FRAME_TIMEOUT = 4000
+_STAMP = "spikeforge_board_build.json"
+
+
+@dataclass
+class BoardSimBuild:
+    cfg: CoreConfig
+    batch_events: int
+    batch_outputs: int
+    build_dir: Path
+    build_seconds: float
+    reused: bool
+    divisor: int = SIM_DIVISOR
+
+    @property
+    def clk_freq(self) -> int:
+        return int(1e9 / SIM_CLOCK_PERIOD_NS)
+
+    @property
+    def baud(self) -> int:
+        return self.clk_freq // self.divisor
+
+
+def sim_divisor_for_baud(baud: int) -> int:
+    """UART divisor of the simulated board (100 MHz clock) for ``baud``; the simulated
+    host uses the same bit time, so the link runs at ``100 MHz / divisor``."""
+    from ..hw.uart_tx import baud_divisor
+
+    try:
+        return baud_divisor(int(1e9 / SIM_CLOCK_PERIOD_NS), baud)
+    except ValueError as exc:
+        raise UserError(f"--baud {baud} for the simulated board: {exc}") from None
+
+
+def build_board_sim(cfg: CoreConfig, *, batch_events: int = 1024, batch_outputs: int = 256,
+                    divisor: int = SIM_DIVISOR,
+                    cache_dir: Path | None = None) -> BoardSimBuild:
+    """Verilog of :class:`~spikeforge.hw.host_system.HostSystem` for ``cfg``, compiled
+    with Verilator (cached).  ``divisor``: UART clock cycles per bit (4 = 25 Mbaud)."""
+    from ..sim import runner as core_runner
+
+    reason = core_runner.simulator_available("verilator")
+    if reason:
+        raise UserError(reason)
+    from cocotb_tools.runner import get_runner
+
+    cache_dir = Path(cache_dir) if cache_dir is not None else core_runner.default_cache_dir()
+    key = {"config": cfg.to_dict(), "hw": core_runner._hw_source_digest(),
+           "host_protocol": _protocol_digest(), "batch_events": batch_events,
+           "batch_outputs": batch_outputs, "divisor": divisor,
+           "period_ns": SIM_CLOCK_PERIOD_NS, "frame_timeout": SIM_FRAME_TIMEOUT}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    build_dir = cache_dir / f"board-verilator-{digest}"
+    binary = build_dir / TOP
+    with core_runner._locked(cache_dir / f".{build_dir.name}.lock"):
+        stamp = build_dir / _STAMP
+        if binary.exists() and stamp.exists() and json.loads(stamp.read_text()) == key:
+            return BoardSimBuild(cfg, batch_events, batch_outputs, build_dir, 0.0, True, divisor)
+        if build_dir.exists():
+            shutil.rmtree(build_dir)
+        build_dir.mkdir(parents=True)
+        started = time.perf_counter()
+        from amaranth.back import verilog
+
+        from ..hw.host_system import HostSystem
+
+        clk_freq = int(1e9 / SIM_CLOCK_PERIOD_NS)
+        top = HostSystem(cfg, clk_freq=clk_freq, baud=clk_freq / divisor,
+                         batch_events=batch_events, batch_outputs=batch_outputs,
+                         frame_timeout=SIM_FRAME_TIMEOUT)
+        source = build_dir / f"{TOP}.v"
+        source.write_text(verilog.convert(top, name=TOP, emit_src=False))
+        log_file = build_dir / "build.log"
+        try:
+            with core_runner._build_environment("verilator"):
+                get_runner("verilator").build(
+                    sources=[source], hdl_toplevel=TOP, build_dir=build_dir,
+                    build_args=list(core_runner.VERILATOR_ARGS),
+                    timescale=core_runner.TIMESCALE, log_file=log_file)
+        except (RuntimeError, SystemExit) as exc:
+            tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+            raise RuntimeError(f"verilator build of {source} failed ({exc}); log {log_file}:\n"
+                               f"{tail}") from None
+        stamp.write_text(json.dumps(key, sort_keys=True))
+        return BoardSimBuild(cfg, batch_events, batch_outputs, build_dir,
+                             time.perf_counter() - started, False, divisor)
+
+
+def _protocol_digest() -> str:
+    from . import protocol
+
+    return hashlib.sha256(Path(protocol.__file__).read_bytes()).hexdigest()
+
+
+def run_board_sim(build: BoardSimBuild, params: dict, *, testcase: str,
+                  work_dir: Path | None = None) -> tuple[dict | None, Path]:
+    """Run one cocotb test of :mod:`spikeforge.sim.test_board_top` on ``build``.
+
+    Returns the JSON result the test wrote (None if the simulation died first) and the
+    run directory (``sim.log`` there has the log).
+    """
+    from cocotb_tools.runner import get_runner
+
+    from ..sim import runner as core_runner
+
+    core_runner._ensure_verilator_on_path()
+    if work_dir is None:
+        runs = build.build_dir.parent / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        work_dir = Path(tempfile.mkdtemp(prefix=f"{build.build_dir.name}-", dir=runs))
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    result_path = work_dir / "result.json"
+    result_path.unlink(missing_ok=True)
+    params = dict(params, result_path=str(result_path), config=build.cfg.to_dict(),
+                  clock_period_ns=SIM_CLOCK_PERIOD_NS, divisor=build.divisor,
+                  frame_timeout=SIM_FRAME_TIMEOUT)
+    params_path = work_dir / "params.json"
+    params_path.write_text(json.dumps(params, indent=1))
+    env = {PARAMS_ENV: str(params_path),
+           "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING")}
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        get_runner("verilator").test(
+            test_module=TEST_MODULE, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
+            testcase=testcase, build_dir=build.build_dir, test_dir=work_dir, extra_env=env,
+            results_xml=str(work_dir / "results.xml"), log_file=work_dir / "sim.log")
+    except SystemExit:
+        pass
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+    result = json.loads(result_path.read_text()) if result_path.exists() else None
+    return result, work_dir
