@@ -31,15 +31,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import fixedpoint as fx
 from .encoding import TIME_DTYPE
+# The core-exact fully connected layer lives in fc_layer.py; re-exported for discovery.
+from .fc_layer import infer_fc_layer_fixed, train_fc_layer_fixed  # noqa: F401
 
 __all__ = [
     "FixedPointFormat", "LayerCounters", "ConvLayer", "im2col", "fire",
     "pointwise_inhibition", "k_winners", "pool_times", "flatten_times", "stdp_float",
-    "learning_rates", "convergence",
+    "learning_rates", "convergence", "train_fc_layer_fixed", "infer_fc_layer_fixed",
 ]
 
 
@@ -65,6 +68,7 @@ class LayerCounters:
     pruned: int = 0           # mask bits cleared by the pruning rule
     images: int = 0           # images processed
     wall_time_s: float = 0.0
+    cpu_time_s: float = 0.0   # process CPU time (the wall time also measures a busy machine)
 
     def add(self, other: "LayerCounters") -> None:
         self.syn_ops += other.syn_ops
@@ -72,11 +76,13 @@ class LayerCounters:
         self.pruned += other.pruned
         self.images += other.images
         self.wall_time_s += other.wall_time_s
+        self.cpu_time_s += other.cpu_time_s
 
     def to_dict(self) -> dict:
         return {"syn_ops": int(self.syn_ops), "stdp_updates": int(self.stdp_updates),
                 "pruned": int(self.pruned), "images": int(self.images),
-                "wall_time_s": round(self.wall_time_s, 4)}
+                "wall_time_s": round(self.wall_time_s, 4),
+                "cpu_time_s": round(self.cpu_time_s, 4)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -101,30 +107,39 @@ def potentials(patches: np.ndarray, weights2d: np.ndarray, time_steps: int,
                dtype=np.float32) -> np.ndarray:
     """Potentials at every step: ``patches [N, L, K]`` x ``weights2d [K, F]`` -> ``[N, T, L, F]``.
 
-    ``pot[n, t, l, f] = sum_i w[i, f] * (patches[n, l, i] <= t)``.  Computed as the
-    cumulative sum over time of the per-step increments (one matmul per image).
+    ``pot[n, t, l, f] = sum_i w[i, f] * (patches[n, l, i] <= t)``.  Event-driven: a
+    sparse matrix holds one entry per (spike, patch) pair at its spike step, so the work
+    is proportional to the spikes, not to the patch size; a cumulative sum over time
+    then gives the potentials.
     """
     n, L, K = patches.shape
-    # one-hot of the spike step: onehot[n, t, l, i] = (patches == t)
-    onehot = np.zeros((n, time_steps, L, K), dtype=dtype)
     nn, ll, ii = np.nonzero(patches < time_steps)
-    onehot[nn, patches[nn, ll, ii].astype(np.intp), ll, ii] = 1
-    inc = onehot.reshape(n, time_steps * L, K) @ weights2d.astype(dtype, copy=False)
-    return np.cumsum(inc.reshape(n, time_steps, L, -1), axis=1)
+    tt = patches[nn, ll, ii].astype(np.int64)
+    rows = (nn * time_steps + tt) * L + ll
+    onehot = sp.csr_matrix((np.ones(len(rows), dtype=dtype), (rows, ii)),
+                           shape=(n * time_steps * L, K))
+    pot = np.asarray(onehot @ weights2d.astype(dtype, copy=False))
+    pot = pot.reshape(n, time_steps, L, -1)
+    # A running sum step by step: numpy's cumsum along a middle axis runs its inner loop
+    # over the short time axis and is an order of magnitude slower.
+    for t in range(1, time_steps):
+        pot[:, t] += pot[:, t - 1]
+    return pot
 
 
 def fire(pot: np.ndarray, threshold, time_steps: int):
     """First step with potential > threshold.  ``pot [N, T, ...]`` -> (times, fire_pot).
 
     ``times`` is int16 with ``T`` for neurons that never fire; ``fire_pot`` is the
-    potential at the firing step (0 where no spike).
+    potential at the firing step (0 where no spike).  Potentials never decrease within a
+    sample, so the firing step is the number of steps whose potential is still
+    ``<= threshold``.
     """
-    crossed = pot > threshold
-    any_ = crossed.any(axis=1)
-    t = np.argmax(crossed, axis=1)
-    fire_pot = np.take_along_axis(pot, t[:, None], axis=1)[:, 0]
-    times = np.where(any_, t, time_steps).astype(TIME_DTYPE)
-    return times, np.where(any_, fire_pot, 0)
+    times = (pot <= threshold).sum(axis=1, dtype=np.int16)
+    fired = times < time_steps
+    idx = np.minimum(times, time_steps - 1).astype(np.intp)
+    fire_pot = np.take_along_axis(pot, idx[:, None], axis=1)[:, 0]
+    return times.astype(TIME_DTYPE), np.where(fired, fire_pot, 0)
 
 
 def pointwise_inhibition(times: np.ndarray, pots: np.ndarray, time_steps: int) -> np.ndarray:
@@ -153,8 +168,8 @@ def k_winners(times: np.ndarray, pots: np.ndarray, k: int, radius: int,
     """
     F, H, W = times.shape
     allowed = times < time_steps
-    # Rank key: time first, then -potential; argmin over a flat array picks the lowest
-    # flat index among equal keys.
+    # Earliest time first; among those the largest potential; np.argmax returns the
+    # first (lowest flat index) of equal maxima.
     t = times.astype(np.float64)
     p = pots.astype(np.float64)
     winners = []

@@ -29,6 +29,11 @@ def train_readout(features: np.ndarray, labels: np.ndarray, C: float = 2.4, seed
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
+    from spikeforge.errors import UserError
+
+    if len(np.unique(labels)) < 2:
+        raise UserError(f"the readout needs at least 2 classes in its training images, got "
+                        f"{len(np.unique(labels))} (use more images: --max-images)")
     model = LinearSVC(C=C, random_state=seed, max_iter=5000)
     with warnings.catch_warnings():
         # A linear SVM on binary spike features may stop at max_iter on separable data;
