@@ -26,11 +26,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
 
+# Benchmarks and the long tests (not part of `make test`).
 bench: $(STAMP)
+	$(BIN)/spikeforge bench --rtl
 	$(BIN)/python -m pytest -q -m slow tests
 
+# Long experiments (minutes to hours); results under results/, commands in docs/.
 experiments: $(STAMP)
-	$(BIN)/python -m spikeforge.experiments
+	mkdir -p results
+	$(BIN)/spikeforge bench --json > results/bench_core.json
+	$(BIN)/spikeforge train --dataset digits --compare --json results/digits_compare.json --force
+	$(BIN)/spikeforge train --dataset digits --sweep -o results --force
 
 fuzz: $(STAMP)
 	$(BIN)/spikeforge fuzz --configs 50 --seeds 5
