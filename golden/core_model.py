@@ -47,7 +47,8 @@ STDP engine (busy from the cycle after WTA decides): the winner's synapses are s
   to fetch the first column-mask word of every bank, then each bank takes
   ``max(1, alive synapses in the word)`` cycles per word; each picked synapse is
   written back ``STDP_WRITEBACK_DELAY`` (3) cycles later (RAM read, two arithmetic
-  stages), and the engine is busy until the last write-back.
+  stages), and the engine is busy until both the scan and the last write-back are
+  done (a trailing word without alive synapses can outlast the write-back).
 STDP_WAIT: waits while the STDP engine is busy, then END.
 END: the end beat, ``cycles = c_end`` (cycles since the first accepted beat).
 """
@@ -133,9 +134,11 @@ class CoreModel:
         return np.stack([self.mask[:, self._lane_of_neuron == k].sum(axis=1)
                          for k in range(cfg.lanes)], axis=1)
 
-    def _stdp_scan_cycles(self, neuron: int) -> int:
-        """Cycles the STDP column scan of ``neuron`` takes after its first fetch: the
-        slowest row bank's sum over its column-mask words of max(1, alive in word)."""
+    def _stdp_scan_timing(self, neuron: int) -> tuple[int, int | None]:
+        """Timing of the STDP column scan of ``neuron``, in cycles after its first fetch:
+        ``(scan_cycles, last_pick)``.  ``scan_cycles`` is the slowest row bank's sum over
+        its column-mask words of max(1, alive in word); ``last_pick`` is the offset
+        (0-based) of the last cycle in which any bank picks a synapse, None if none."""
         cfg = self.cfg
         banks = cfg.lanes
         padded = np.zeros(cfg.rows_per_bank * banks, dtype=bool)
@@ -144,7 +147,15 @@ class CoreModel:
         words = np.zeros((banks, cfg.colmask_words * cfg.colmask_word_bits), dtype=bool)
         words[:, :cfg.rows_per_bank] = per_bank
         counts = words.reshape(banks, cfg.colmask_words, cfg.colmask_word_bits).sum(axis=2)
-        return int(np.maximum(1, counts).sum(axis=1).max())
+        costs = np.maximum(1, counts)
+        ends = np.cumsum(costs, axis=1)                   # cycle after each word, per bank
+        last_pick = None
+        for bank in range(banks):
+            alive_words = np.flatnonzero(counts[bank])
+            if len(alive_words):
+                pick = int(ends[bank, alive_words[-1]]) - 1
+                last_pick = pick if last_pick is None else max(last_pick, pick)
+        return int(costs.sum(axis=1).max()), last_pick
 
     # ------------------------------------------------------------------ one sample
     def run_sample(self, events, regs: CoreRegisters) -> SampleResult:
@@ -249,9 +260,13 @@ class CoreModel:
                 wta_cycles_left -= 1
                 if wta_cycles_left == 0:
                     next_phase = _EMIT
-                    # fetch at cycle + 1, then the scan, then the write-back pipeline
-                    stdp_busy_last = (cycle + 1 + self._stdp_scan_cycles(winner)
-                                      + STDP_WRITEBACK_DELAY)
+                    # fetch at cycle + 1, the scan from cycle + 2; busy until the scan
+                    # ends and the last picked synapse has been written back
+                    scan_cycles, last_pick = self._stdp_scan_timing(winner)
+                    stdp_busy_last = cycle + 1 + scan_cycles
+                    if last_pick is not None:
+                        stdp_busy_last = max(stdp_busy_last,
+                                             cycle + 2 + last_pick + STDP_WRITEBACK_DELAY)
             elif phase == _EMIT:
                 result.out_events.append((emit_list.pop(0), cur_time, cycle))
                 if not emit_list:

@@ -135,3 +135,25 @@ def test_lowest_set_bit(width):
 
     sim.add_testbench(testbench)
     sim.run()
+
+
+def test_stdp_ends_on_an_empty_column_word():
+    """Found by `spikeforge fuzz`: when the winner's last column-mask word has no alive
+    synapse, the scan's last cycle picks nothing and the write-back of the last picked
+    synapse, not the scan, decides when STDP is done.  Rows 32-34 (the second word with
+    one lane) are pruned for every neuron."""
+    cfg = CoreConfig(n_inputs=35, n_neurons=6, lanes=1, time_steps=8, fifo_depth=2)
+    rng = np.random.default_rng(3)
+    weights, mask, samples = random_workload(cfg, rng, 3, prune_fraction=0.1)
+    mask[32:, :] = False
+    weights[32:, :] = 0
+    regs = _registers(cfg, rng, learn=True, theta_fraction=0.0)
+    model = CoreModel(cfg, weights, mask)
+    expected = [model.run_sample(s, regs) for s in samples]
+    assert any(e.winner is not None for e in expected)
+    got, w_rtl, m_rtl, counters = simulate_core(cfg, weights, mask, samples, regs)
+    for e, g in zip(expected, got):
+        assert g["out_events"] == e.out_events
+        assert g["cycles"] == (e.cycles, e.cycles)
+    np.testing.assert_array_equal(w_rtl, model.weights)
+    np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)
