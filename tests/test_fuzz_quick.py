@@ -14,7 +14,7 @@ import pytest
 
 from spikeforge.config import CoreConfig
 from spikeforge.golden.config_fuzz import SIZE_LIMITS, make_case, random_config
-from spikeforge.commands.fuzz import run_config
+from spikeforge.sim.fuzz import run_config
 
 QUICK_CONFIG_SEEDS = (0, 2, 3, 4, 8, 5)
 SEEDS = (0, 1)
