@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from ..errors import UserError
+from ..fileio import atomic_write_text
 
 __all__ = ["BUILD_SCHEMA_VERSION", "POWER_SCHEMA_VERSION", "BUILD_SCHEMA", "POWER_SCHEMA",
            "validate", "validate_build_json", "validate_power_json", "build_markdown",
@@ -171,8 +172,7 @@ def write_text(path, text: str, force: bool) -> Path:
         raise UserError(f"refusing to overwrite {str(path)!r}: use --force, or choose another "
                         f"output directory")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    return atomic_write_text(path, text, force=True)   # temp file + rename
 
 
 def to_json(data) -> str:

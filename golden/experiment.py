@@ -10,6 +10,7 @@ overwritten without ``force``.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import sys
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from spikeforge.errors import UserError
+from spikeforge.fileio import atomic_write_bytes, atomic_write_text
 
 from .datasets import DATASETS, Dataset, load_dataset
 from .encoding import EncodingParams
@@ -312,7 +314,9 @@ def _print_run(label: str, r: dict, console) -> None:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    # overwriting was checked (--force) before the run; the write itself is atomic
+    atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n",
+                      force=True)
 
 
 def _json_default(obj):
@@ -396,8 +400,10 @@ def _plot_sweep(sweep: dict, path: Path) -> None:
         ax.grid(True, alpha=0.3)
     fig.suptitle(f"spikeforge train --sweep, {sweep['dataset']['name']}, seed {sweep['seed']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue(), force=True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from amaranth.back import verilog
 
 from ..config import CoreConfig
 from ..errors import UserError
+from ..fileio import atomic_write_text
 
 __all__ = ["generate_verilog", "write_generated", "DEFAULT_TOP_NAME"]
 
@@ -59,6 +60,6 @@ def write_generated(cfg: CoreConfig, out_dir, force: bool = False,
     # Generate before touching the disk: a failure leaves no half-written output.
     text = generate_verilog(cfg, name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths["verilog"].write_text(text)
-    paths["config"].write_text(cfg.to_toml())
+    atomic_write_text(paths["verilog"], text, force=True)      # temp file + rename
+    atomic_write_text(paths["config"], cfg.to_toml(), force=True)
     return paths

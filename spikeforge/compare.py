@@ -28,6 +28,8 @@ Without ``build`` (``--no-build``) steps 3-4 are skipped and the report says so.
 
 from __future__ import annotations
 
+import io
+
 import json
 import math
 import os
@@ -41,6 +43,7 @@ import numpy as np
 
 from .config import CoreConfig
 from .errors import UserError
+from .fileio import atomic_write_bytes, atomic_write_text
 from .workloads import DEFAULT_SCHEDULE, LearningSchedule, make_digits_workload, save_run_file
 
 __all__ = ["run_compare", "REPORT_SCHEMA", "REPORT_SCHEMA_VERSION", "validate_report",
@@ -136,6 +139,13 @@ REPORT_SCHEMA = {
         "timing": {"type": "object", "additionalProperties": _NNUM},
     },
 }
+
+
+def _save_figure(fig, path) -> None:
+    """Render to memory, then write atomically (no half-written PNG on interruption)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    atomic_write_bytes(path, buffer.getvalue(), force=True)
 
 
 def validate_report(data) -> list[str]:
@@ -643,8 +653,9 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
         if problems:
             raise RuntimeError("internal error: the compare report does not match its schema: "
                                + "; ".join(problems[:5]))
-        (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out_dir / "report.md").write_text(report_markdown(report))
+        atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n",
+                          force=True)
+        atomic_write_text(out_dir / "report.md", report_markdown(report), force=True)
         progress.step("report written", advance=1)
     return report
 
@@ -812,7 +823,7 @@ def _plots(report, power_reports, out_dir: Path, missing: list) -> list[str]:
     axes[1].set_title("mean cycles per sample (RTL)")
     axes[1].legend()
     fig.tight_layout()
-    fig.savefig(out_dir / "cycles_per_sample.png", dpi=110)
+    _save_figure(fig, out_dir / "cycles_per_sample.png")
     plt.close(fig)
     written.append("cycles_per_sample.png")
 
@@ -847,7 +858,7 @@ def _plots(report, power_reports, out_dir: Path, missing: list) -> list[str]:
         ax.set_title(f"energy per sample by module at {report['energy']['frequency_mhz']:.0f} MHz")
         ax.legend(fontsize=7, loc="upper right")
         fig.tight_layout()
-        fig.savefig(out_dir / "energy_breakdown.png", dpi=110)
+        _save_figure(fig, out_dir / "energy_breakdown.png")
         plt.close(fig)
         written.append("energy_breakdown.png")
 
@@ -865,7 +876,7 @@ def _plots(report, power_reports, out_dir: Path, missing: list) -> list[str]:
         ax.set_title(f"utilization (whole board design, {report['board']})")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(out_dir / "utilization.png", dpi=110)
+        _save_figure(fig, out_dir / "utilization.png")
         plt.close(fig)
         written.append("utilization.png")
     return written

@@ -119,6 +119,7 @@ def _sim_run(args, cfg, work):
 
 
 def run(args) -> int:
+    from ..fileio import atomic_write_text, save_checkpoint
     from ..host.flow import REPORT_COUNTERS, compare_with_golden, make_run_workload, run_golden
 
     cfg = config_from_args(args)
@@ -181,7 +182,8 @@ def run(args) -> int:
     print("\n".join(lines))
 
     if save is not None:
-        np.savez(save, weights=report["weights"], mask=report["mask"])
+        # a checkpoint records its config and is written atomically (spikeforge.fileio)
+        save_checkpoint(save, cfg, report["weights"], report["mask"], force=True)
         print(f"weights saved to {save}", file=sys.stderr)
     if json_out is not None:
         data = {"target": report["target"], "mode": report["mode"], "config": cfg.to_dict(),
@@ -193,5 +195,5 @@ def run(args) -> int:
         for key in ("sim_seconds", "wall_seconds", "bytes_sent", "bytes_received"):
             if key in report:
                 data[key] = report[key]
-        json_out.write_text(json.dumps(data, indent=1))
+        atomic_write_text(json_out, json.dumps(data, indent=1), force=True)
     return 0 if not problems else 1
