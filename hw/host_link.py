@@ -13,7 +13,8 @@ from .host_event_framer import HostEventFramer
 from .host_frame_tx import FrameTransmitter
 from .host_protocol import HostProtocol
 from .layouts import (
-    access_command_layout, access_response_layout, input_event_layout, output_event_layout,
+    access_command_layout, access_response_layout, core_control_members, input_event_layout,
+    output_event_layout,
 )
 from .uart_rx import UARTReceiver
 from .uart_tx import UARTTransmitter
@@ -65,7 +66,6 @@ class HostLink(wiring.Component):
         self._protocol = HostProtocol(cfg, batch_events=batch_events,
                                       batch_outputs=batch_outputs, frame_timeout=frame_timeout)
         self._batch = BatchRunner(cfg, batch_events=batch_events, batch_outputs=batch_outputs)
-        cb = cfg.counter_bits
         init = self._protocol.register_init
         super().__init__({
             "rx": In(1, init=1),
@@ -74,16 +74,7 @@ class HostLink(wiring.Component):
             "events_out": In(stream.Signature(output_event_layout(cfg))),
             "access_cmd": Out(stream.Signature(access_command_layout(cfg))),
             "access_rsp": In(stream.Signature(access_response_layout(cfg))),
-            "threshold": Out(cfg.potential_bits, init=init["threshold"]),
-            "theta_p": Out(cfg.weight_bits, init=init["theta_p"]),
-            "a_plus": Out(cfg.rate_frac_bits, init=init["a_plus"]),
-            "a_minus": Out(cfg.rate_frac_bits, init=init["a_minus"]),
-            "prune_enable": Out(1, init=init["prune_enable"]),
-            "learn": Out(1, init=init["learn"]),
-            "counters_clear": Out(1),
-            "cnt_cycles": In(cb), "cnt_syn_ops": In(cb), "cnt_stdp_updates": In(cb),
-            "cnt_pruned": In(cb), "cnt_dropped": In(cb), "cnt_samples": In(cb),
-            "busy": In(1),
+            **core_control_members(cfg, init),
             "batch_running": Out(1),
         })
 

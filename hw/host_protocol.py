@@ -22,7 +22,8 @@ from .host_crc import crc8_next
 from .host_event_framer import output_record_bytes
 from .host_frame_tx import FRAME_BYTE
 from .layouts import (
-    access_command_layout, access_response_layout, input_event_layout, output_event_layout,
+    access_command_layout, access_response_layout, core_control_members, input_event_layout,
+    output_event_layout,
 )
 
 __all__ = ["HostProtocol"]
@@ -83,7 +84,6 @@ class HostProtocol(wiring.Component):
             "prune_enable": int(defaults.prune_enable),
             "learn": int(defaults.learn),
         }
-        cb = cfg.counter_bits
         init = self.register_init
         super().__init__({
             "rx": In(stream.Signature(8)),
@@ -91,16 +91,7 @@ class HostProtocol(wiring.Component):
             "events_in": Out(stream.Signature(input_event_layout(cfg))),
             "access_cmd": Out(stream.Signature(access_command_layout(cfg))),
             "access_rsp": In(stream.Signature(access_response_layout(cfg))),
-            "threshold": Out(cfg.potential_bits, init=init["threshold"]),
-            "theta_p": Out(cfg.weight_bits, init=init["theta_p"]),
-            "a_plus": Out(cfg.rate_frac_bits, init=init["a_plus"]),
-            "a_minus": Out(cfg.rate_frac_bits, init=init["a_minus"]),
-            "prune_enable": Out(1, init=init["prune_enable"]),
-            "learn": Out(1, init=init["learn"]),
-            "counters_clear": Out(1),
-            "cnt_cycles": In(cb), "cnt_syn_ops": In(cb), "cnt_stdp_updates": In(cb),
-            "cnt_pruned": In(cb), "cnt_dropped": In(cb), "cnt_samples": In(cb),
-            "busy": In(1),
+            **core_control_members(cfg, init),
             "batch_load": Out(stream.Signature(input_event_layout(cfg))),
             "batch_clear": Out(1),
             "batch_start": Out(1),
