@@ -46,12 +46,9 @@ def _stable_while(m, condition, values, name):
         m.d.comb += Assume(~held | (value == prev))
 
 
-class CoreProperties(Elaboratable):
-    """Closed formal harness of :class:`TTFSCore` (see the module docstring).
-
-    Attributes (for the test's reports): ``assert_names`` lists the property names in
-    the order they are asserted.
-    """
+class _ClosedHarness(Elaboratable):
+    """A formal harness whose only ports are ``clk`` and ``rst`` (convert with
+    ``ports=self.ports``): a clock the tools can see and a reset free at every cycle."""
 
     def __init__(self, cfg: CoreConfig):
         if not isinstance(cfg, CoreConfig):
@@ -60,14 +57,24 @@ class CoreProperties(Elaboratable):
         self.clk, self.rst = Signal(), Signal()
         self.ports = [self.clk, self.rst]
 
+    def _closed_domain(self, m: Module) -> ClockDomain:
+        m.domains.sync = domain = ClockDomain("sync")
+        m.d.comb += [domain.clk.eq(self.clk), domain.rst.eq(self.rst)]
+        return domain
+
+
+class CoreProperties(_ClosedHarness):
+    """Closed formal harness of :class:`TTFSCore` (see the module docstring).
+
+    Attributes (for the test's reports): ``assert_names`` lists the property names in
+    the order they are asserted.
+    """
+
     def elaborate(self, platform):
         cfg = self.cfg
         m = Module()
-        # clk and rst are the closed design's only ports (convert with ports=self.ports):
-        # a clock the tools can see, and a reset that is free at every cycle
-        m.domains.sync = domain = ClockDomain("sync")
+        self._closed_domain(m)
         rst = self.rst
-        m.d.comb += [domain.clk.eq(self.clk), domain.rst.eq(rst)]
         core = m.submodules.core = TTFSCore(cfg)
 
         # ------------------------------------------------------------ free inputs
@@ -146,24 +153,14 @@ class CoreProperties(Elaboratable):
         return m
 
 
-class LaneProperties(Elaboratable):
+class LaneProperties(_ClosedHarness):
     """Closed formal harness of :class:`IntegrationLane`: potentials never wrap."""
-
-    def __init__(self, cfg: CoreConfig):
-        if not isinstance(cfg, CoreConfig):
-            raise TypeError(f"cfg must be a CoreConfig, not {type(cfg).__name__}")
-        self.cfg = cfg
-        self.clk, self.rst = Signal(), Signal()
-        self.ports = [self.clk, self.rst]
 
     def elaborate(self, platform):
         cfg = self.cfg
         m = Module()
-        # clk and rst are the closed design's only ports (convert with ports=self.ports):
-        # a clock the tools can see, and a reset that is free at every cycle
-        m.domains.sync = domain = ClockDomain("sync")
+        self._closed_domain(m)
         rst = self.rst
-        m.d.comb += [domain.clk.eq(self.clk), domain.rst.eq(rst)]
         lane = m.submodules.lane = IntegrationLane(cfg, 0)
         for port in (lane.events.valid, lane.events.payload.as_value(), lane.weight_data,
                      lane.threshold, lane.close, lane.clear):
