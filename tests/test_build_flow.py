@@ -4,7 +4,6 @@ stored utilization/Fmax baseline, the build.json schema, and clear errors for ba
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import stat
 from pathlib import Path
@@ -130,8 +129,6 @@ def test_clock_target_replaces_the_board_constraint(tmp_path):
     assert 'FREQUENCY PORT "clk_0__io" 150000000.0 HZ;' in (tmp_path / "top.lpf").read_text()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("spikeforge.boards.top") is None,
-                    reason="boards/top.py (the core's board top) is not in this tree yet")
 def test_tiny_core_build_matches_baseline(tmp_path, tool_tag):
     result = build(make_baseline_design("tiny-core", BOARD), BOARD, tmp_path, bitstream=False)
     data = result.to_dict()
