@@ -43,6 +43,16 @@ def baud_divisor(clk_freq, baud) -> int:
     return divisor
 
 
+def checked_baud_divisor(component, clk_freq, baud) -> int:
+    """:func:`baud_divisor` for a UART component's ``__init__``: a refused rate leaves the
+    component unfinished and never elaborated, so its "unused" warning is silenced."""
+    try:
+        return baud_divisor(clk_freq, baud)
+    except ValueError:
+        component._MustUse__silence = True
+        raise
+
+
 class UARTTransmitter(wiring.Component):
     """Serialises bytes from ``data`` onto ``tx`` (idle high, LSB first, 8N1).
 
@@ -60,11 +70,7 @@ class UARTTransmitter(wiring.Component):
     def __init__(self, *, clk_freq, baud):
         self.clk_freq = clk_freq
         self.baud = baud
-        try:
-            self.divisor = baud_divisor(clk_freq, baud)
-        except ValueError:
-            self._MustUse__silence = True     # never elaborated: no "unused" warning
-            raise
+        self.divisor = checked_baud_divisor(self, clk_freq, baud)
         super().__init__({
             "data": In(stream.Signature(8)),
             "tx": Out(1, init=1),
