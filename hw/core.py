@@ -46,6 +46,7 @@ class TTFSCore(wiring.Component):
             "learn": In(1),
             "counters_clear": In(1),
             "busy": Out(1),
+            "decided": Out(1),
         }
         for name in COUNTER_PORTS:
             members[name] = Out(cfg.counter_bits)
@@ -127,12 +128,18 @@ class TTFSCore(wiring.Component):
                     m.submodules[f"rowmask_l{k}_b{b}"] = rowmask
                     m.submodules[f"colmask_l{k}_b{b}"] = colmask
                     rowmask_rd[k][b] = rowmask.read_port()
-                    rowmask_wr[k][b] = rowmask.write_port(granularity=1)
+                    # Whole-word writes (read-modify-write by the writers) rather than
+                    # bit-granular ones: a bit write enable splits a memory into 1-bit
+                    # slices, which cost ~4x the LUT RAM and a decoder per bit.
+                    rowmask_wr[k][b] = rowmask.write_port()
                     colmask_rd[k][b] = colmask.read_port()
-                    colmask_wr[k][b] = colmask.write_port(granularity=1)
+                    colmask_wr[k][b] = colmask.write_port()
+        entry_bits = max(1, (entries - 1).bit_length())
         stdp_units = []
         for b in range(n_banks):
-            unit = STDPUnit(cfg, tag_bits=max(1, (entries - 1).bit_length()))
+            # the tag carries the synapse's bank entry and, with pruning, its row-mask and
+            # column-mask words, so that the write-back can clear its bit in both
+            unit = STDPUnit(cfg, tag_bits=entry_bits + (slots + word_bits if cfg.pruning else 0))
             m.submodules[f"stdp_b{b}"] = unit
             stdp_units.append(unit)
 
@@ -206,7 +213,10 @@ class TTFSCore(wiring.Component):
             m.d.sync += sample_cycles.eq(sample_cycles + 1)
         with m.If(accept & ~active):
             m.d.sync += [active.eq(1), sample_cycles.eq(1)]
-        m.d.comb += self.busy.eq(active)
+        m.d.comb += [self.busy.eq(active),
+                     # the rest of the sample's events cannot change anything: a producer
+                     # may follow a beat taken while this is 1 by the end marker (skip)
+                     self.decided.eq(active & self.learn & won)]
 
         newly_all = Signal(cfg.n_neurons)
         m.d.comb += newly_all.eq(Cat(*[lanes[j % n_lanes].newly_fired[j // n_lanes]
@@ -219,6 +229,7 @@ class TTFSCore(wiring.Component):
         scan_word = [Signal(range(n_words), name=f"scan_word_b{b}") for b in range(n_banks)]
         scan_reg = [Signal(word_bits, name=f"scan_reg_b{b}") for b in range(n_banks)]
         scan_load = [Signal(name=f"scan_load_b{b}") for b in range(n_banks)]
+        scan_orig = [Signal(word_bits, name=f"scan_orig_b{b}") for b in range(n_banks)]
         scan_done = [Signal(name=f"scan_done_b{b}") for b in range(n_banks)]
         # w_*: the synapse picked last cycle, whose weight the RAM delivers now; it enters
         # the bank's STDP pipeline together with its pre-spike flag, and its write-back
@@ -226,11 +237,28 @@ class TTFSCore(wiring.Component):
         w_valid = [Signal(name=f"w_valid_b{b}") for b in range(n_banks)]
         w_entry = [Signal(range(entries), name=f"w_entry_b{b}") for b in range(n_banks)]
         m.d.sync += [v.eq(0) for v in w_valid]
+        # Mask write-back without bit write enables (they would split each mask memory
+        # into 1-bit slices): the row word is read at the pick (integration, its other
+        # reader, has stopped) and written back with the synapse's bit cleared.  The
+        # column word is read once by the scan, which walks its alive bits in order; the
+        # original travels with each pick and wb_col holds the word as written so far,
+        # so every write stores the true current word, even if a reset cuts a word short.
+        w_colword = [Signal(word_bits, name=f"w_colword_b{b}") for b in range(n_banks)]
+        wb_fresh = [Signal(name=f"wb_fresh_b{b}") for b in range(n_banks)]
+        wb_word = [Signal(range(n_words), name=f"wb_word_b{b}") for b in range(n_banks)]
+        wb_col = [Signal(word_bits, name=f"wb_col_b{b}") for b in range(n_banks)]
+        with m.If(stdp_start):
+            m.d.sync += [fresh.eq(1) for fresh in wb_fresh]
         for b, unit in enumerate(stdp_units):
             row = w_entry[b] * n_banks + b
+            if cfg.pruning:
+                w_rowword = Array(rowmask_rd[k][b].data for k in range(n_lanes))[winner_lane]
+                tag = Cat(w_entry[b], w_rowword, w_colword[b])
+            else:
+                tag = w_entry[b]
             m.d.comb += [
                 unit.valid.eq(w_valid[b]),
-                unit.tag.eq(w_entry[b]),
+                unit.tag.eq(tag),
                 unit.weight.eq(Array(weight_rd[k][b].data for k in range(n_lanes))[winner_lane]),
                 unit.potentiate.eq(pre_spiked.bit_select(row, 1)),
                 unit.a_plus.eq(self.a_plus),
@@ -238,12 +266,23 @@ class TTFSCore(wiring.Component):
                 unit.theta_p.eq(self.theta_p),
                 unit.prune_enable.eq(self.prune_enable),
             ]
-            done_entry = unit.out_tag[:max(1, (entries - 1).bit_length())]
+            done_entry = unit.out_tag[:entry_bits]
             if n_words > 1:      # word_bits == 32: word and bit are fields of the entry
                 done_word, done_bit = done_entry >> 5, done_entry[:5]
             else:
                 done_word, done_bit = Const(0, 1), done_entry
+            if cfg.pruning:
+                done_rowword = unit.out_tag[entry_bits:entry_bits + slots]
+                done_colword = unit.out_tag[entry_bits + slots:]
+                new_col = Signal(word_bits, name=f"wb_col_next_b{b}")
+                current_col = Mux(wb_fresh[b] | (done_word != wb_word[b]),
+                                  done_colword, wb_col[b])
+                m.d.comb += new_col.eq(current_col
+                                       & ~(unit.pruned << done_bit)[:word_bits])
             with m.If(unit.out_valid):
+                if cfg.pruning:
+                    m.d.sync += [wb_word[b].eq(done_word), wb_col[b].eq(new_col),
+                                 wb_fresh[b].eq(0)]
                 for k in range(n_lanes):
                     with m.If(winner_lane == k):
                         m.d.comb += [
@@ -252,15 +291,15 @@ class TTFSCore(wiring.Component):
                             weight_wr[k][b].en.eq(1),
                         ]
                         if cfg.pruning:
-                            with m.If(unit.pruned):
-                                m.d.comb += [
-                                    rowmask_wr[k][b].addr.eq(done_entry),
-                                    rowmask_wr[k][b].data.eq(0),
-                                    rowmask_wr[k][b].en.eq(Const(1, slots) << winner_slot),
-                                    colmask_wr[k][b].addr.eq(winner_slot * n_words + done_word),
-                                    colmask_wr[k][b].data.eq(0),
-                                    colmask_wr[k][b].en.eq(Const(1, word_bits) << done_bit),
-                                ]
+                            m.d.comb += [
+                                rowmask_wr[k][b].addr.eq(done_entry),
+                                rowmask_wr[k][b].data.eq(
+                                    done_rowword & ~(Const(1, slots) << winner_slot)),
+                                rowmask_wr[k][b].en.eq(unit.pruned),
+                                colmask_wr[k][b].addr.eq(winner_slot * n_words + done_word),
+                                colmask_wr[k][b].data.eq(new_col),
+                                colmask_wr[k][b].en.eq(unit.pruned),
+                            ]
 
         # ---------------------------------------------------------------- access port
         cmd = self.access_cmd.payload
@@ -268,6 +307,37 @@ class TTFSCore(wiring.Component):
         cmd_bank, cmd_entry = low(cmd.input), high(cmd.input)
         cmd_in_range = (cmd.input < cfg.n_inputs) & (cmd.neuron < cfg.n_neurons)
         access_accept = self.access_cmd.valid & self.access_cmd.ready
+        # A write's mask bits: read both mask words when the command is taken, write them
+        # back with the one bit changed in the next cycle (mask_pending), during which no
+        # command or event is taken, so nothing reads a word that is about to change.
+        mask_pending = Signal()
+        pend_lane, pend_slot = Signal.like(cmd_lane), Signal.like(cmd_slot)
+        pend_bank, pend_entry = Signal.like(cmd_bank), Signal.like(cmd_entry)
+        pend_mask = Signal()
+
+        def col_addr(slot, entry):
+            return slot * n_words + entry // word_bits if n_words > 1 else slot
+
+        m.d.sync += mask_pending.eq(0)
+        if cfg.pruning:
+            with m.If(mask_pending):
+                for k in range(n_lanes):
+                    for b in range(n_banks):
+                        with m.If((pend_lane == k) & (pend_bank == b)):
+                            row_bit = Const(1, slots) << pend_slot
+                            col_bit = Const(1, word_bits) << (
+                                pend_entry % word_bits if n_words > 1 else pend_entry)
+                            row_word, col_word = rowmask_rd[k][b].data, colmask_rd[k][b].data
+                            m.d.comb += [
+                                rowmask_wr[k][b].addr.eq(pend_entry),
+                                rowmask_wr[k][b].data.eq(
+                                    Mux(pend_mask, row_word | row_bit, row_word & ~row_bit)),
+                                rowmask_wr[k][b].en.eq(1),
+                                colmask_wr[k][b].addr.eq(col_addr(pend_slot, pend_entry)),
+                                colmask_wr[k][b].data.eq(
+                                    Mux(pend_mask, col_word | col_bit, col_word & ~col_bit)),
+                                colmask_wr[k][b].en.eq(1),
+                            ]
         with m.If(access_accept):
             with m.If(cmd.write):
                 with m.If(cmd_in_range):
@@ -280,19 +350,17 @@ class TTFSCore(wiring.Component):
                                     weight_wr[k][b].data.eq(stored),
                                     weight_wr[k][b].en.eq(1),
                                 ]
-                                if cfg.pruning:
-                                    m.d.comb += [
-                                        rowmask_wr[k][b].addr.eq(cmd_entry),
-                                        rowmask_wr[k][b].data.eq(Mux(cmd.mask, (1 << slots) - 1, 0)),
-                                        rowmask_wr[k][b].en.eq(Const(1, slots) << cmd_slot),
-                                        colmask_wr[k][b].addr.eq(
-                                            cmd_slot * n_words + cmd_entry // word_bits
-                                            if n_words > 1 else cmd_slot),
-                                        colmask_wr[k][b].data.eq(
-                                            Mux(cmd.mask, (1 << word_bits) - 1, 0)),
-                                        colmask_wr[k][b].en.eq(Const(1, word_bits) << (
-                                            cmd_entry % word_bits if n_words > 1 else cmd_entry)),
-                                    ]
+                    if cfg.pruning:
+                        # the mask bits are written one cycle later, read-modify-write
+                        m.d.sync += [mask_pending.eq(1), pend_lane.eq(cmd_lane),
+                                     pend_bank.eq(cmd_bank), pend_entry.eq(cmd_entry),
+                                     pend_slot.eq(cmd_slot), pend_mask.eq(cmd.mask)]
+                        for k in range(n_lanes):
+                            for b in range(n_banks):
+                                m.d.comb += [rowmask_rd[k][b].addr.eq(cmd_entry),
+                                             rowmask_rd[k][b].en.eq(1),
+                                             colmask_rd[k][b].addr.eq(col_addr(cmd_slot, cmd_entry)),
+                                             colmask_rd[k][b].en.eq(1)]
             with m.Else():
                 m.d.sync += [rsp_valid.eq(1), rsp_lane.eq(cmd_lane), rsp_bank.eq(cmd_bank),
                              rsp_slot.eq(cmd_slot), rsp_in_range.eq(cmd_in_range)]
@@ -331,8 +399,8 @@ class TTFSCore(wiring.Component):
 
         with m.FSM(name="phase") as phase:
             with m.State("RUN"):
-                m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid)
-                with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
+                m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid & ~mask_pending)
+                with m.If(self.events_in.valid & ~access_first & ~rsp_valid & ~mask_pending):
                     with m.If(must_close):
                         with m.If(drained):
                             m.next = "CLOSE"
@@ -449,6 +517,9 @@ class TTFSCore(wiring.Component):
                     current = Signal(word_bits, name=f"scan_current_b{b}")
                     m.d.comb += current.eq(Mux(scan_done[b], 0,
                                                Mux(scan_load[b], fetched, scan_reg[b])))
+                    if cfg.pruning:   # the word as fetched, for the column write-back
+                        original = Mux(scan_load[b], fetched, scan_orig[b])
+                        m.d.sync += [scan_orig[b].eq(original), w_colword[b].eq(original)]
                     bit, rest = lowest_set_bit(current)
                     entry = scan_word[b] * word_bits + bit
                     left = Mux(current != 0, rest, 0)
@@ -460,6 +531,11 @@ class TTFSCore(wiring.Component):
                                 m.d.comb += [
                                     weight_rd[k][b].addr.eq(entry * slots + winner_slot),
                                     weight_rd[k][b].en.eq(1)]
+                                if cfg.pruning:
+                                    # the row word, for the write-back to clear one bit
+                                    # (integration, its other reader, has stopped)
+                                    m.d.comb += [rowmask_rd[k][b].addr.eq(entry),
+                                                 rowmask_rd[k][b].en.eq(1)]
                         m.d.sync += [w_valid[b].eq(1), w_entry[b].eq(entry)]
                     with m.If(~scan_done[b]):
                         with m.If(left == 0):
