@@ -23,6 +23,8 @@ Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
   * end beat (not dirty): accepted; next phase is END, or STDP_WAIT if the STDP engine
     is still busy.
   * valid beat in learning after the winner: accepted, no effect (cur_time follows).
+    With ``skip_decided`` the producer then sends the end marker next (the sample's
+    remaining beats are never offered).
   * other valid beat: accepted when every lane queue has room
     (``level + F_valid < fifo_depth``); ``cur_time = time``; ``dirty = 1``; the beat
     enters the F stage (row-mask read).
@@ -85,6 +87,7 @@ class SampleResult:
         winner: the learning winner's neuron index, or None.
         winner_time: its spike time, or None.
         syn_ops, stdp_updates, pruned, dropped: this sample's share of the counters.
+        skipped: input beats the producer dropped (``skip_decided``), never offered.
     """
 
     out_events: list = field(default_factory=list)
@@ -96,6 +99,7 @@ class SampleResult:
     stdp_updates: int = 0
     pruned: int = 0
     dropped: int = 0
+    skipped: int = 0
 
 
 class CoreModel:
@@ -158,9 +162,14 @@ class CoreModel:
         return int(costs.sum(axis=1).max()), last_pick
 
     # ------------------------------------------------------------------ one sample
-    def run_sample(self, events, regs: CoreRegisters) -> SampleResult:
+    def run_sample(self, events, regs: CoreRegisters, *,
+                   skip_decided: bool = False) -> SampleResult:
         """Run one sample: ``events`` is a ``(k, 2)`` int array of ``(index, time)`` beats
-        in presentation order (invalid beats allowed); the end marker is implied last."""
+        in presentation order (invalid beats allowed); the end marker is implied last.
+
+        ``skip_decided``: the producer skips (docs/core.md, "Skipping the rest of a
+        decided sample"): after a beat taken while ``decided`` is 1, it sends the end
+        marker next and drops the sample's remaining events."""
         cfg = self.cfg
         regs.validate(cfg)
         events = np.asarray(events, dtype=np.int64).reshape(-1, 2)
@@ -239,6 +248,9 @@ class CoreModel:
                 if accepted:
                     result.accept_cycles.append(cycle)
                     beat_ptr += 1
+                    if skip_decided and learn and won and not is_end:
+                        result.skipped = len(beats) - 1 - beat_ptr
+                        beat_ptr = len(beats) - 1
             elif phase == _CLOSE:
                 crossed = potentials > regs.threshold  # set at write-back, hence monotone
                 newly = np.flatnonzero(crossed & ~fired)
@@ -324,6 +336,7 @@ class CoreModel:
         result.stdp_updates += len(rows)
         result.pruned += int(newly.sum())
 
-    def run(self, samples, regs: CoreRegisters) -> list[SampleResult]:
+    def run(self, samples, regs: CoreRegisters, *,
+            skip_decided: bool = False) -> list[SampleResult]:
         """Run several samples back to back."""
-        return [self.run_sample(events, regs) for events in samples]
+        return [self.run_sample(events, regs, skip_decided=skip_decided) for events in samples]

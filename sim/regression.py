@@ -26,7 +26,8 @@ def run_regression(cfg: CoreConfig, *, sim: str = "verilator", mode: str = "lear
                    prune_fraction: float = 0.0, regs: CoreRegisters | None = None,
                    invalid_events: bool = False, input_gap_probability: float = 0.0,
                    fault: dict | None = None, cache_dir: Path | None = None,
-                   work_dir: Path | None = None, keep: bool | None = None) -> dict:
+                   work_dir: Path | None = None, keep: bool | None = None,
+                   skip_decided: bool = False) -> dict:
     """Run the cocotb regression of ``cfg`` and return its summary.
 
     Args:
@@ -46,6 +47,8 @@ def run_regression(cfg: CoreConfig, *, sim: str = "verilator", mode: str = "lear
         cache_dir: where builds are cached (default ``build/sim``).
         work_dir: run directory (default: a fresh one under the cache directory).
         keep: keep the run directory (default: only if it holds a trace or the run failed).
+        skip_decided: the input driver drops the rest of a learning sample once the core
+            has decided it (``decided``, docs/core.md); the model is told the same.
 
     Returns:
         ``passed`` (bool), ``samples``, ``mismatches``, ``first_mismatch`` (dict with
@@ -77,6 +80,7 @@ def run_regression(cfg: CoreConfig, *, sim: str = "verilator", mode: str = "lear
         "prune_fraction": float(prune_fraction),
         "regs": dict(regs.__dict__) if regs is not None else None,
         "input_gap_probability": float(input_gap_probability), "fault": fault,
+        "skip_decided": bool(skip_decided),
     }
     testcase = "core_invalid_events" if invalid_events else "core_regression"
     sim_started = time.perf_counter()

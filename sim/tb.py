@@ -111,12 +111,19 @@ class StreamDriver:
         self.gap_probability = gap_probability
         self.valid.value = 0
 
-    async def send(self, payloads) -> list[int]:
+    async def send(self, payloads, skip=None) -> list[int]:
         """Drive every payload; call right after a rising edge.  Returns acceptance cycles
-        and leaves ``valid`` low, just after the edge of the last handshake."""
+        and leaves ``valid`` low, just after the edge of the last handshake.
+
+        ``skip``: a signal (the core's ``decided``); when it is 1 in the cycle of a
+        handshake, the driver goes on with the last payload (the end marker) and drops
+        the ones in between (docs/core.md, skipping the rest of a decided sample)."""
         accepted = []
         clk, valid, ready, payload = self.clk, self.valid, self.ready, self.payload
-        for word in payloads:
+        position, last = 0, len(payloads) - 1
+        while position <= last:
+            word = payloads[position]
+            position += 1
             if self.gap_probability and self.rng.random() < self.gap_probability:
                 valid.value = 0
                 for _ in range(self.rng.randint(1, 3)):
@@ -130,6 +137,8 @@ class StreamDriver:
                 await RisingEdge(ready)
                 await ReadOnly()
             accepted.append(self.cycles.now())
+            if skip is not None and position < last and _bit(skip):
+                position = last
             await RisingEdge(clk)
         valid.value = 0
         return accepted
@@ -249,6 +258,9 @@ class Scoreboard:
         spikes = [b for b in observed_beats if not b[2]]
         ends = [b for b in observed_beats if b[2]]
         # input handshakes: the earliest sign of a timing divergence
+        if accept_cycles is not None and len(accept_cycles) != len(expected.accept_cycles):
+            self._fail(Mismatch(sample, None, None, "input beats taken",
+                                len(expected.accept_cycles), len(accept_cycles)))
         if self.check_cycles and accept_cycles is not None:
             for k, (exp, got) in enumerate(zip(expected.accept_cycles, accept_cycles)):
                 if exp != got:
@@ -330,8 +342,10 @@ class CoreTB:
     The golden model and the scoreboard are used by :meth:`run_workload`."""
 
     def __init__(self, dut, cfg: CoreConfig, *, seed: int = 0, input_gap_probability: float = 0.0,
-                 sample_gap_max: int = 3, fast_clock: bool = True):
+                 sample_gap_max: int = 3, fast_clock: bool = True, skip_decided: bool = False):
         self.dut, self.cfg = dut, cfg
+        # the events_in driver drops the rest of a sample once the core has decided it
+        self.skip_decided = skip_decided
         self.log = dut._log
         self.rng = random.Random(seed)
         self.sample_gap_max = sample_gap_max
@@ -451,7 +465,8 @@ class CoreTB:
         self._out_beats = []
         self._out_end.clear()
         observation = SampleObservation()
-        driver = cocotb.start_soon(self.events_in.send(words))
+        driver = cocotb.start_soon(self.events_in.send(
+            words, self.dut.decided if self.skip_decided else None))
         deadline = Timer(timeout_cycles * CLOCK_PERIOD_NS, unit="ns")
         await First(self._out_end.wait(), deadline)
         if not self._out_end.is_set():
@@ -485,18 +500,19 @@ class CoreTB:
         if stray:
             board._fail(Mismatch(None, None, None, "access_rsp beats during the weight load",
                                  0, stray))
-        cycles_rtl = cycles_golden = 0
+        cycles_rtl = cycles_golden = skipped = 0
         sample_cycles_rtl, sample_cycles_golden = [], []
         aborted = None
         fault_applied = False
         for s, events in enumerate(workload.samples):
-            expected = model.run_sample(events, regs)
+            expected = model.run_sample(events, regs, skip_decided=self.skip_decided)
             if fault and not fault_applied and fault.get("sample") in (None, s):
                 fault_applied = _corrupt_sample(expected, fault)
             gap = self.rng.randint(0, self.sample_gap_max) if self.sample_gap_max else 0
             for _ in range(gap):
                 await RisingEdge(self.dut.clk)
             limit = 4 * expected.cycles + 8 * len(events) + 500
+            skipped += expected.skipped
             observed = await self.run_sample(events, limit)
             if observed.timed_out:
                 board._fail(Mismatch(s, limit, None, "end beat", f"within {limit} cycles",
@@ -537,6 +553,7 @@ class CoreTB:
             "sample_cycles_rtl": sample_cycles_rtl, "sample_cycles_golden": sample_cycles_golden,
             "counters_golden": {k: int(v) for k, v in model.counters.items()},
             "sim_cycles": self.cycles.now(),
+            "skipped_beats": skipped,
             "aborted": aborted,
         })
         return result

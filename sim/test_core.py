@@ -48,7 +48,8 @@ async def _run(dut, invalid_events: int):
                              regs=regs, invalid_events=invalid_events)
     tb = CoreTB(dut, cfg, seed=params["seed"],
                 input_gap_probability=params.get("input_gap_probability", 0.0),
-                fast_clock=params.get("fast_clock", True))
+                fast_clock=params.get("fast_clock", True),
+                skip_decided=params.get("skip_decided", False))
     await tb.start(workload.regs)
     result = await tb.run_workload(workload, fault=params.get("fault"))
     result["regs"] = dict(workload.regs.__dict__)

@@ -3,7 +3,9 @@
 Used by :mod:`spikeforge.compare` (``spikeforge compare`` / ``demo``).  The host writes a
 run file with :func:`spikeforge.workloads.save_run_file` and names it, with the result
 path, in a JSON file given by ``SPIKEFORGE_WORKLOAD_PARAMS``:
-``{"workload": run.json, "result_path": result.json, "weights_path": end.npz}``.
+``{"workload": run.json, "result_path": result.json, "weights_path": end.npz,
+"skip_decided": bool}`` (the last: the driver skips the rest of a decided learning sample,
+docs/core.md).
 
 The test loads the weights and masks through ``access_cmd``, then for every sample
 writes that sample's registers (the host's learning-rate schedule and pruning start are
@@ -61,7 +63,8 @@ async def workload_run(dut):
     idle_regs = registers[0] if registers else CoreRegisters(learn=run["phase"] == "learn",
                                                              prune_enable=cfg.pruning)
     # back-to-back samples (no random gaps): the cycle counts are the contract's
-    tb = CoreTB(dut, cfg, seed=0, sample_gap_max=0)
+    skip = bool(params.get("skip_decided", False))
+    tb = CoreTB(dut, cfg, seed=0, sample_gap_max=0, skip_decided=skip)
     await tb.start(idle_regs)
     model = CoreModel(cfg, run["weights"], run["mask"])
     board = Scoreboard(tb.log)
@@ -79,7 +82,7 @@ async def workload_run(dut):
                 f.write(f"{k} {len(samples)}\n")
         tb.set_registers(regs)            # the host's register writes between samples
         await RisingEdge(dut.clk)
-        expected = model.run_sample(events, regs)
+        expected = model.run_sample(events, regs, skip_decided=skip)
         limit = 4 * expected.cycles + 8 * len(events) + 500
         observed = await tb.run_sample(events, limit)
         if observed.timed_out:
@@ -97,6 +100,7 @@ async def workload_run(dut):
             "winner": expected.winner,
             "syn_ops": int(expected.syn_ops), "stdp_updates": int(expected.stdp_updates),
             "pruned": int(expected.pruned), "events": int(len(events)),
+            "skipped": int(expected.skipped),
         })
     run_end_cycle = tb.cycles.now()
     end_weights = end_mask = None

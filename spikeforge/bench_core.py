@@ -42,8 +42,9 @@ def _workload(cfg: CoreConfig, rng, n_samples, prune_fraction, spike_fraction):
 
 
 def bench_case(cfg: CoreConfig, *, learn: bool, prune_fraction: float, samples: int = 20,
-               seed: int = 0, spike_fraction: float = 0.3) -> dict:
-    """Run one case on the model and return cycles, bounds and ratios."""
+               seed: int = 0, spike_fraction: float = 0.3, skip_decided: bool = False) -> dict:
+    """Run one case on the model and return cycles, bounds and ratios.  ``skip_decided``:
+    the producer drops the rest of a learning sample once the core has decided it."""
     rng = np.random.default_rng(seed)
     weights, mask, workload = _workload(cfg, rng, samples, prune_fraction, spike_fraction)
     alive_per_input = 0.8 * cfg.w_max * (1 - prune_fraction)
@@ -55,7 +56,7 @@ def bench_case(cfg: CoreConfig, *, learn: bool, prune_fraction: float, samples: 
                          prune_enable=False, learn=learn)
     model = CoreModel(cfg, weights, mask)
     started = time.perf_counter()
-    results = [model.run_sample(s, regs) for s in workload]
+    results = [model.run_sample(s, regs, skip_decided=skip_decided) for s in workload]
     model_seconds = time.perf_counter() - started
     cycles = sum(r.cycles for r in results)
     alive_ops = model.counters["syn_ops"] + model.counters["stdp_updates"]
@@ -64,12 +65,13 @@ def bench_case(cfg: CoreConfig, *, learn: bool, prune_fraction: float, samples: 
     steps = sum(len(np.unique(s[:, 1] if r.winner_time is None else
                               s[s[:, 1] <= r.winner_time, 1]))
                 for s, r in zip(workload, results))
-    beats = sum(len(s) + 1 for s in workload)
+    beats = sum(len(r.accept_cycles) for r in results)      # beats offered and taken
     out_beats = sum(len(r.out_events) for r in results)
     bound = math.ceil(alive_ops / cfg.lanes) + STEP_OVERHEAD * steps
     bound_fe = max(beats, math.ceil(alive_ops / cfg.lanes)) + STEP_OVERHEAD * steps + out_beats
     return {
-        "mode": "learn" if learn else "infer", "pruned_fraction": prune_fraction,
+        "mode": ("learn-skip" if skip_decided else "learn") if learn else "infer",
+        "pruned_fraction": prune_fraction,
         "samples": samples, "cycles": cycles, "cycles_per_sample": cycles / samples,
         "alive_synaptic_ops": alive_ops, "syn_ops": model.counters["syn_ops"],
         "stdp_updates": model.counters["stdp_updates"], "steps": steps,
@@ -84,16 +86,18 @@ def bench_core(cfg: CoreConfig, *, samples: int = 20, seed: int = 0,
                fractions=(0.0, 0.5, 0.9), rtl: bool = False, progress=None) -> dict:
     """All cases (both modes x pruned fractions); with ``rtl`` also Verilator runs."""
     cases = []
-    for learn in (False, True):
+    for learn, skip in ((False, False), (True, False), (True, True)):
         for fraction in fractions:
             if fraction > 0 and not cfg.pruning:
                 continue
             case = bench_case(cfg, learn=learn, prune_fraction=fraction, samples=samples,
-                              seed=seed)
+                              seed=seed, skip_decided=skip)
             if rtl:
                 from .sim.regression import run_regression
-                summary = run_regression(cfg, sim="verilator", mode=case["mode"], seed=seed,
-                                         samples=samples, prune_fraction=fraction)
+                summary = run_regression(cfg, sim="verilator",
+                                         mode="learn" if learn else "infer", seed=seed,
+                                         samples=samples, prune_fraction=fraction,
+                                         skip_decided=skip)
                 case["rtl"] = {k: summary[k] for k in ("passed", "cycles_rtl", "cycles_golden",
                                                        "sim_cycles", "sim_seconds")}
             cases.append(case)

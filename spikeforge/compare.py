@@ -183,10 +183,11 @@ def check_output_dir(out_dir, force: bool) -> Path:
 # ----------------------------------------------------------------------------- RTL runs
 
 def run_workload_rtl(build, run_json: Path, work_dir: Path, weights_out: Path | None = None,
-                     on_progress=None) -> dict:
+                     on_progress=None, skip_decided: bool = False) -> dict:
     """Run :mod:`spikeforge.sim.test_workload` on a compiled core (``sim.runner.build_core``)
     for the run file ``run_json``; returns the test's result (``passed``, per-sample
-    cycles and spikes, counters) plus ``trace_file``."""
+    cycles and spikes, counters) plus ``trace_file``.  ``skip_decided``: the input driver
+    drops the rest of a learning sample once the core has decided it (docs/core.md)."""
     from cocotb_tools.runner import get_runner
 
     from .sim.runner import TOP, simulator_available
@@ -200,7 +201,8 @@ def run_workload_rtl(build, run_json: Path, work_dir: Path, weights_out: Path | 
     work_dir.mkdir(parents=True)
     result_path = work_dir / "result.json"
     params = {"workload": str(Path(run_json).resolve()), "result_path": str(result_path),
-              "weights_path": str(Path(weights_out).resolve()) if weights_out else None}
+              "weights_path": str(Path(weights_out).resolve()) if weights_out else None,
+              "skip_decided": bool(skip_decided)}
     params_path = work_dir / "params.json"
     params_path.write_text(json.dumps(params, indent=1))
     env = {"SPIKEFORGE_WORKLOAD_PARAMS": str(params_path),
@@ -358,7 +360,8 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
                 *, build: bool = True, force: bool = False, samples_train: int | None = None,
                 seed: int = 0, schedule: LearningSchedule = DEFAULT_SCHEDULE,
                 freq_mhz: float | None = None, sim: str = "verilator", console=None,
-                cache_dir=None, fpga_seed: int = 1, clock_target_mhz: float = 100.0) -> dict:
+                cache_dir=None, fpga_seed: int = 1, clock_target_mhz: float = 100.0,
+                skip_decided: bool = True) -> dict:
     """Run the pruned-vs-unpruned comparison and write the report into ``out_dir``.
 
     Args:
@@ -377,6 +380,9 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
         sim: the simulator (Verilator is needed for SAIF activity).
         console: a ``rich.console.Console`` for progress (None: silent).
         cache_dir: Verilator build cache (default ``build/sim``).
+        skip_decided: in the learning runs the input producer drops the rest of a sample
+            once the core has decided its winner (docs/core.md); the same producer for
+            both cores.  False: every event of every sample is streamed.
 
     Returns the report dict (also written as ``report.json``).
     """
@@ -483,7 +489,7 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
             t = time.perf_counter()
             learned = work / f"{name}-learned.npz"
             learn_res = run_workload_rtl(
-                sb, learn_json, work / f"{name}-learn-run", learned,
+                sb, learn_json, work / f"{name}-learn-run", learned, skip_decided=skip_decided,
                 on_progress=lambda k, tot, name=name: progress.step(
                     f"RTL learning, {name} core: sample {k}/{tot}"))
             timing[f"rtl_learn_{name}_s"] = time.perf_counter() - t
@@ -622,6 +628,7 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
             "workload": dict(workload.summary(), samples_learn=samples_learn,
                              samples_infer=samples_infer, samples_train=samples_train,
                              seed=seed, schedule=asdict(schedule),
+                             skip_decided=bool(skip_decided),
                              registers_learn_first={"unpruned": workload.learn_register_table(1, False)[0],
                                                     "pruned": workload.learn_register_table(1, True)[0]},
                              registers_infer=dict(workload.infer_registers(True).__dict__)),
@@ -909,7 +916,11 @@ def report_markdown(report: dict) -> str:
                  f"~{w['mean_events_per_sample']:.0f} input events per sample.  Registers: "
                  f"threshold {w['threshold']} (inference {w['infer_threshold']}), theta_p "
                  f"{w['theta_p']}, a+ {w['schedule']['a_plus']}, a- {w['schedule']['a_minus']}, "
-                 f"pruning from learning sample {w['schedule']['prune_start']}.")
+                 f"pruning from learning sample {w['schedule']['prune_start']}.  "
+                 + ("In learning, the input producer drops the rest of a sample once the core "
+                    "has decided its winner (`decided`, docs/core.md), for both cores."
+                    if w.get("skip_decided") else
+                    "Every input event of every sample is streamed (no skipping)."))
     lines.append("")
     lines.append("Every cycle count below is from the RTL (Verilator) end beats and was "
                  "checked, beat by beat and cycle by cycle, against the cycle-exact golden "

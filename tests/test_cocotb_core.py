@@ -86,6 +86,33 @@ def test_invalid_events_dropped_and_counted(cfg, mode, sim_cache_dir):
 
 
 @_needs("verilator")
+@pytest.mark.parametrize("cfg, seed, prune_fraction, faster",
+                         [(DEFAULT, 81, 0.5, True), (ODD, 82, 0.0, False)],
+                         ids=["default", "odd"])
+def test_skipping_producer_matches_model(cfg, seed, prune_fraction, faster, sim_cache_dir):
+    """A producer that drops the rest of a sample once ``decided`` is 1: every beat, the
+    accepted input beats and the end state still match the model told of the skipping,
+    and the skipping really happened.  It saves cycles when the STDP walk is shorter
+    than the skipped events (4 lanes), not with one lane (the walk of all 37 rows hides
+    the events either way)."""
+    kwargs = dict(sim="verilator", mode="learn", seed=seed, samples=6,
+                  prune_fraction=prune_fraction)
+    skipping = _run(cfg, sim_cache_dir, skip_decided=True, **kwargs)
+    _assert_passed(skipping)
+    streaming = _run(cfg, sim_cache_dir, **kwargs)
+    _assert_passed(streaming)
+    assert skipping["counters_golden"]["stdp_updates"] > 0
+    # the same learning (same weights, winners, counters but cycles and dropped beats)
+    for name in ("syn_ops", "stdp_updates", "pruned", "samples"):
+        assert skipping["counters_golden"][name] == streaming["counters_golden"][name]
+    assert skipping["skipped_beats"] > 0 and streaming["skipped_beats"] == 0
+    if faster:
+        assert skipping["cycles_rtl"] < streaming["cycles_rtl"]
+    else:
+        assert skipping["cycles_rtl"] <= streaming["cycles_rtl"]
+
+
+@_needs("verilator")
 def test_random_gaps_between_beats_keep_content(sim_cache_dir):
     """Idle cycles inside samples (not the back-to-back contract): contents, end state and
     the other counters must still match (cycles are then not comparable, not checked)."""

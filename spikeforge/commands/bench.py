@@ -31,10 +31,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"{'mode':6} {'pruned':>6} {'cyc/sample':>10} {'bound':>8} {'ratio':>6} "
+    print(f"{'mode':10} {'pruned':>6} {'cyc/sample':>10} {'bound':>8} {'ratio':>6} "
           f"{'bound+io':>8} {'ratio':>6}" + ("  rtl" if args.rtl else ""))
     for c in report["cases"]:
-        line = (f"{c['mode']:6} {c['pruned_fraction']:6.0%} {c['cycles_per_sample']:10.1f} "
+        line = (f"{c['mode']:10} {c['pruned_fraction']:6.0%} {c['cycles_per_sample']:10.1f} "
                 f"{c['lower_bound'] / c['samples']:8.1f} {c['ratio']:6.2f} "
                 f"{c['lower_bound_with_io'] / c['samples']:8.1f} {c['ratio_with_io']:6.2f}")
         if "rtl" in c:

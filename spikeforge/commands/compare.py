@@ -41,6 +41,9 @@ def register(subparsers) -> None:
     p.add_argument("--freq-mhz", type=float, default=None,
                    help="clock for power and energy (default 100 MHz, or the lower Fmax)")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
+    p.add_argument("--no-skip", action="store_true",
+                   help="stream every event of every learning sample (default: the producer "
+                        "drops the rest of a sample once the core has decided its winner)")
     p.set_defaults(func=run)
 
 
@@ -95,6 +98,7 @@ def run(args) -> int:
     report = run_compare(cfg, args.board, args.samples_learn, args.samples_infer, out,
                          build=not args.no_build, force=args.force,
                          samples_train=args.samples_train, seed=args.seed,
-                         freq_mhz=args.freq_mhz, console=Console(stderr=True))
+                         freq_mhz=args.freq_mhz, console=Console(stderr=True),
+                         skip_decided=not args.no_skip)
     print_headline(report, out)
     return 0

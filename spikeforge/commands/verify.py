@@ -44,6 +44,9 @@ def register(subparsers) -> None:
                              "VCD; Icarus: FST) and print its path")
     parser.add_argument("--saif", action="store_true",
                         help="record a SAIF activity file (Verilator only)")
+    parser.add_argument("--skip-decided", action="store_true",
+                        help="learning: the input driver drops the rest of a sample once the "
+                             "core has decided its winner (the `decided` output)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)
 
@@ -59,7 +62,8 @@ def run(args) -> int:
     result = run_regression(cfg, sim=args.sim, mode=args.mode, seed=seed, samples=samples,
                             waves=args.waves, saif=args.saif,
                             prune_fraction=args.prune_fraction,
-                            invalid_events=args.invalid_events)
+                            invalid_events=args.invalid_events,
+                            skip_decided=args.skip_decided)
     if args.json:
         result.pop("mismatch_list", None)
         print(json.dumps(result, indent=1))
