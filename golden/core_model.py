@@ -40,8 +40,8 @@ Drained at c: F stage empty and in every lane: queue empty, slice empty, update 
   empty.
 CLOSE (1 cycle): ``newly = crossed & ~fired``; ``fired |= newly``; ``dirty = 0``.
   No newly fired neuron -> RUN; inference -> EMIT; learning -> WTA.
-WTA: one cycle per newly fired neuron (ascending index; strictly larger potential
-  replaces the best), then EMIT of the winner only.  The cycle in which WTA decides
+WTA: one cycle per newly fired neuron plus one (a two-stage scan in ascending index;
+  a strictly larger potential replaces the best), then EMIT of the winner only.  The cycle in which WTA decides
   starts the STDP engine, which runs while the rest of the sample's events are consumed.
 EMIT: one beat per cycle (ascending neuron index) while the consumer is ready; then RUN.
 STDP engine (busy from the cycle after WTA decides): the winner's synapses are split
@@ -259,7 +259,7 @@ class CoreModel:
                 if len(newly) == 0:
                     next_phase = _RUN
                 elif learn:
-                    wta_cycles_left = len(newly)
+                    wta_cycles_left = len(newly) + 1     # two-stage scan
                     best = newly[np.argmax(potentials[newly])]   # argmax: lowest index on ties
                     winner, won = int(best), True
                     result.winner, result.winner_time = winner, cur_time

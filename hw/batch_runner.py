@@ -29,6 +29,10 @@ class BatchRunner(wiring.Component):
     The run ends when every input beat has been taken and as many end beats have come
     back as end markers were loaded; ``cycles`` is the run's length in clock cycles.
 
+    Skipping: the address of every loaded end marker is kept, and after a beat taken
+    while the core's ``decided`` is 1 the runner goes on with the sample's end marker
+    (docs/core.md, skipping the rest of a decided sample), as the cocotb driver does.
+
     Args:
         cfg: the core configuration (layouts).
         batch_events: depth of the input memory (beats, end markers included).
@@ -40,6 +44,7 @@ class BatchRunner(wiring.Component):
         start: In(1), starts a run (ignored while running).
         events_in: Out(stream of input_event_layout), to the core.
         events_out: In(stream of output_event_layout), from the core.
+        decided: In(1), the core's ``decided``.
         running: Out(1).
         loaded: Out, input beats loaded; ends: Out, end markers among them;
         last_is_end: Out(1), the last loaded beat is an end marker.
@@ -67,6 +72,7 @@ class BatchRunner(wiring.Component):
             "start": In(1),
             "events_in": Out(stream.Signature(in_layout)),
             "events_out": In(stream.Signature(out_layout)),
+            "decided": In(1),
             "running": Out(1),
             "loaded": Out(range(batch_events + 1)),
             "ends": Out(range(batch_events + 1)),
@@ -86,8 +92,13 @@ class BatchRunner(wiring.Component):
         m.submodules.inputs = inputs = Memory(shape=in_layout, depth=self.batch_events, init=[])
         m.submodules.outputs = outputs = Memory(shape=out_layout, depth=self.batch_outputs,
                                                 init=[])
+        # address of each sample's end marker, for skipping to it
+        m.submodules.sample_ends = sample_ends = Memory(
+            shape=range(self.batch_events), depth=self.batch_events, init=[])
         in_write = inputs.write_port()
         in_read = inputs.read_port()
+        ends_write = sample_ends.write_port()
+        ends_read = sample_ends.read_port()
         out_write = outputs.write_port()
         out_read = outputs.read_port()
 
@@ -97,6 +108,9 @@ class BatchRunner(wiring.Component):
             in_write.addr.eq(self.loaded),
             in_write.data.eq(self.load.payload),
             in_write.en.eq(self.load.valid & self.load.ready),
+            ends_write.addr.eq(self.ends),
+            ends_write.data.eq(self.loaded),
+            ends_write.en.eq(self.load.valid & self.load.ready & self.load.payload.end),
         ]
         with m.If(self.clear & ~self.running):
             m.d.sync += [self.loaded.eq(0), self.ends.eq(0), self.last_is_end.eq(0),
@@ -113,8 +127,15 @@ class BatchRunner(wiring.Component):
         ends_back = Signal(range(self.batch_events + 1))
         start_now = self.start & ~self.running
         taken = self.events_in.valid & self.events_in.ready
-        next_sent = Mux(start_now, 0, sent + taken)
+        # the sample being replayed; the end-address port reads its end marker's address
+        sample = Signal(range(self.batch_events + 1))
+        next_sample = Mux(start_now, 0, sample + (taken & self.events_in.payload.end))
+        m.d.sync += sample.eq(next_sample)
+        skip = (taken & self.decided & ~self.events_in.payload.end
+                & (sample < self.ends))           # a sample without end marker: no skip
+        next_sent = Mux(start_now, 0, Mux(skip, ends_read.data, sent + taken))
         m.d.comb += [
+            ends_read.addr.eq(next_sample),
             in_read.addr.eq(next_sent),
             self.events_in.payload.eq(in_read.data),
             self.events_in.valid.eq(self.running & (sent < self.loaded)),

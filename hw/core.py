@@ -158,6 +158,8 @@ class TTFSCore(wiring.Component):
         best = Signal(cfg.neuron_index_bits)
         best_potential = Signal(cfg.potential_bits)
         best_valid = Signal()
+        wta_cand = Signal(cfg.neuron_index_bits)     # WTA stage B's candidate
+        wta_cand_valid = Signal()
         rsp_valid = Signal()
         rsp_lane = Signal(range(n_lanes))
         rsp_bank = Signal(range(n_banks))
@@ -436,25 +438,31 @@ class TTFSCore(wiring.Component):
                 with m.If(newly_all == 0):
                     m.next = "RUN"
                 with m.Elif(self.learn):
-                    m.d.sync += [wta_vec.eq(newly_all), best_valid.eq(0)]
+                    m.d.sync += [wta_vec.eq(newly_all), best_valid.eq(0),
+                                 wta_cand_valid.eq(0)]
                     m.next = "WTA"
                 with m.Else():
                     m.d.sync += emit_vec.eq(newly_all)
                     m.next = "EMIT"
 
             with m.State("WTA"):
-                # One candidate per cycle in ascending index; only a strictly larger
-                # potential replaces the best, so ties go to the lower index.
+                # Two stages, so that no cycle holds the priority encoder, the potential
+                # probe and the compare in series: stage A takes the next candidate in
+                # ascending index, stage B compares the previous one's potential; only a
+                # strictly larger potential replaces the best (ties: the lower index).
+                # One cycle per candidate plus one.
                 candidate, rest = lowest_set_bit(wta_vec)
-                m.d.comb += [lane.probe_slot.eq(high(candidate)) for lane in lanes]
-                potential = Array(lane.probe_potential for lane in lanes)[low(candidate)]
-                better = ~best_valid | (potential > best_potential)
-                chosen = Mux(better, candidate, best)
-                m.d.sync += wta_vec.eq(rest)
+                with m.If(wta_vec != 0):
+                    m.d.sync += [wta_vec.eq(rest), wta_cand.eq(candidate)]
+                m.d.sync += wta_cand_valid.eq(wta_vec != 0)
+                m.d.comb += [lane.probe_slot.eq(high(wta_cand)) for lane in lanes]
+                potential = Array(lane.probe_potential for lane in lanes)[low(wta_cand)]
+                better = wta_cand_valid & (~best_valid | (potential > best_potential))
+                chosen = Mux(better, wta_cand, best)
                 with m.If(better):
-                    m.d.sync += [best.eq(candidate), best_potential.eq(potential),
+                    m.d.sync += [best.eq(wta_cand), best_potential.eq(potential),
                                  best_valid.eq(1)]
-                with m.If(rest == 0):
+                with m.If(wta_cand_valid & (wta_vec == 0)):
                     m.d.sync += [emit_vec.eq(Const(1, cfg.n_neurons) << chosen), won.eq(1),
                                  winner.eq(chosen)]
                     m.d.comb += stdp_start.eq(1)

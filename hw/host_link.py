@@ -75,6 +75,7 @@ class HostLink(wiring.Component):
             "access_cmd": Out(stream.Signature(access_command_layout(cfg))),
             "access_rsp": In(stream.Signature(access_response_layout(cfg))),
             **core_control_members(cfg, init),
+            "decided": In(1),          # the core's: the batch runner skips on it
             "batch_running": Out(1),
         })
 
@@ -90,7 +91,7 @@ class HostLink(wiring.Component):
                          theirs.ready.eq(ours.ready)]
         for name in CORE_REGISTER_PORTS:
             m.d.comb += getattr(core, name).eq(getattr(self, name))
-        for name in CORE_COUNTER_PORTS + ("busy",):
+        for name in CORE_COUNTER_PORTS + ("busy", "decided"):
             m.d.comb += getattr(self, name).eq(getattr(core, name))
 
     def elaborate(self, platform):
@@ -136,6 +137,7 @@ class HostLink(wiring.Component):
         m.d.comb += [
             batch.clear.eq(protocol.batch_clear),
             batch.start.eq(protocol.batch_start),
+            batch.decided.eq(self.decided),
             protocol.batch_running.eq(batch.running),
             protocol.batch_loaded.eq(batch.loaded),
             protocol.batch_last_is_end.eq(batch.last_is_end),

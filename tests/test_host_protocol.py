@@ -50,7 +50,7 @@ class StandInCore(wiring.Component):
             "prune_enable": In(1), "learn": In(1), "counters_clear": In(1),
             "cnt_cycles": Out(cb), "cnt_syn_ops": Out(cb), "cnt_stdp_updates": Out(cb),
             "cnt_pruned": Out(cb), "cnt_dropped": Out(cb), "cnt_samples": Out(cb),
-            "busy": Out(1),
+            "busy": Out(1), "decided": Out(1),        # never decides: no learning here
         })
 
     def elaborate(self, platform):

@@ -163,8 +163,10 @@ def run_on_board(board: Board, work: RunWorkload, *, batch: bool = True,
     return report
 
 
-def run_golden(work: RunWorkload) -> dict:
-    """The same run through the cycle-exact golden model (same report shape)."""
+def run_golden(work: RunWorkload, *, skip_decided: bool = True) -> dict:
+    """The same run through the cycle-exact golden model (same report shape).
+    ``skip_decided``: as the batch runner, which skips the rest of a decided learning
+    sample (streaming mode does not; its cycles are not compared)."""
     from ..golden.core_model import CoreModel
 
     cfg = work.cfg
@@ -175,7 +177,7 @@ def run_golden(work: RunWorkload) -> dict:
         if not samples:
             continue
         before = dict(model.counters)
-        results = model.run(samples, regs)
+        results = model.run(samples, regs, skip_decided=skip_decided)
         outputs = [type("Out", (), {"spikes": [(n, t) for n, t, _ in r.out_events],
                                     "cycles": r.cycles})() for r in results]
         entry = _phase_report(before, dict(model.counters), outputs, cfg)

@@ -1,0 +1,97 @@
+"""The batch runner on its own (amaranth.sim): replay without bubbles, and skipping the
+rest of a decided sample, held against a reference replay written from docs/core.md."""
+
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from spikeforge.config import CoreConfig
+from spikeforge.hw.batch_runner import BatchRunner
+
+CFG = CoreConfig(n_inputs=16, n_neurons=4, lanes=1, time_steps=8)
+
+
+def reference_replay(samples, decided_after):
+    """The beats a skipping producer offers: ``decided`` rises once event
+    ``decided_after[k]`` of sample k has been taken (None: never); the next beat is
+    still delivered (it is taken while ``decided`` is 1), then the end marker."""
+    beats = []
+    for k, events in enumerate(samples):
+        cut = decided_after[k]
+        kept = events if cut is None else events[:cut + 2]
+        beats += [(i, t, 0) for i, t in kept] + [(0, 0, 1)]
+    return beats
+
+
+def run_batch(samples, decided_after, stall_probability, seed):
+    """Load the samples, run them with ``decided`` raised once event ``decided_after[k]``
+    of sample k has been taken (as the core raises it after its WTA), random consumer
+    stalls, and every end marker answered by an end beat; returns the beats taken."""
+    dut = BatchRunner(CFG, batch_events=64, batch_outputs=16)
+    rng = random.Random(seed)
+    taken = []
+
+    async def bench(ctx):
+        for events in samples:
+            for beat in [*events, None]:
+                payload = {"index": 0, "time": 0, "end": 1} if beat is None else \
+                    {"index": beat[0], "time": beat[1], "end": 0}
+                ctx.set(dut.load.payload, payload)
+                ctx.set(dut.load.valid, 1)
+                await ctx.tick().until(dut.load.ready)
+        ctx.set(dut.load.valid, 0)
+        ctx.set(dut.events_out.payload, {"neuron": 0, "time": 0, "end": 1, "cycles": 0})
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        sample, in_sample, answer = 0, 0, False
+        for _ in range(500):
+            if not ctx.get(dut.running):
+                break
+            ready = rng.random() >= stall_probability
+            ctx.set(dut.events_in.ready, ready)
+            ctx.set(dut.events_out.valid, answer)
+            answer = False
+            cut = decided_after[sample] if sample < len(samples) else None
+            ctx.set(dut.decided, cut is not None and in_sample > cut)
+            if ctx.get(dut.events_in.valid) and ready:
+                beat = ctx.get(dut.events_in.payload)
+                taken.append((beat.index, beat.time, beat.end))
+                if beat.end:
+                    sample, in_sample, answer = sample + 1, 0, True
+                else:
+                    in_sample += 1
+            await ctx.tick()
+        else:
+            raise AssertionError("the batch did not finish")
+        ctx.set(dut.events_out.valid, 0)
+        assert ctx.get(dut.outputs) == len(samples)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return taken
+
+
+@pytest.mark.parametrize("stall_probability", [0.0, 0.4])
+@pytest.mark.parametrize("seed", range(3))
+def test_skips_to_the_end_marker_after_decided(stall_probability, seed):
+    rng = random.Random(100 + seed)
+    samples, decided_after = [], []
+    for _ in range(10):
+        n = rng.randint(0, 9)
+        samples.append([(rng.randrange(16), t) for t in sorted(rng.randrange(8) for _ in range(n))])
+        # decided after some event, or never (inference, or no winner)
+        decided_after.append(rng.randrange(n) if n and rng.random() < 0.7 else None)
+    assert any(c is not None and c < len(s) - 2 for c, s in zip(decided_after, samples))
+    taken = run_batch(samples, decided_after, stall_probability, seed)
+    assert taken == reference_replay(samples, decided_after)
+
+
+def test_without_decided_every_beat_is_replayed():
+    samples = [[(1, 0), (2, 1), (3, 1)], [], [(4, 2)]]
+    taken = run_batch(samples, [None] * 3, 0.0, 0)
+    assert taken == reference_replay(samples, [None] * 3)
+    assert len(taken) == 3 + 1 + 0 + 1 + 1 + 1
