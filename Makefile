@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test bench experiments fuzz clean
+.PHONY: install demo test bench bitstreams experiments fuzz clean
 
 $(STAMP): pyproject.toml
 	@# Icarus Verilog (Debian) is the second simulator; install it when we can.
@@ -37,6 +37,11 @@ experiments: $(STAMP)
 	$(BIN)/spikeforge bench --json > results/bench_core.json
 	$(BIN)/spikeforge train --dataset digits --compare --json results/digits_compare.json --force
 	$(BIN)/spikeforge train --dataset digits --sweep -o results --force
+
+# Bitstreams of the default core for the three boards (build/bitstreams/<board>/top.bit; make owns that folder).
+bitstreams: $(STAMP)
+	for board in ulx3s-85f ecpix5-85f orangecrab-25f; do \
+	  $(BIN)/spikeforge build --board $$board -o build/bitstreams/$$board --force || exit 1; done
 
 fuzz: $(STAMP)
 	$(BIN)/spikeforge fuzz --configs 50 --seeds 5
