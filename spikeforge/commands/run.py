@@ -87,7 +87,8 @@ def _board_run(args, cfg, work):
         report = run_on_board(Board(transport), work, batch=not args.stream,
                               progress=lambda text: print(f"  {text}", file=sys.stderr))
     from ..boards.platforms import get_board
-    report["clk_freq"] = get_board(args.board).platform().default_clk_frequency
+    from ..boards.top import board_clock_hz
+    report["clk_freq"] = board_clock_hz(args.board, get_board(args.board).platform)
     report["baud"] = baud
     report["target"] = args.board
     return report
