@@ -32,7 +32,8 @@ from pathlib import Path
 from ..config import CoreConfig
 from ..errors import UserError
 
-__all__ = ["SIMULATORS", "SimBuild", "build_core", "run_cocotb", "default_cache_dir",
+__all__ = ["SIMULATORS", "SimBuild", "build_core", "run_cocotb", "run_cocotb_test",
+           "default_cache_dir",
            "simulator_available", "fst_supported"]
 
 SIMULATORS = ("verilator", "icarus")
@@ -238,19 +239,24 @@ def build_core(cfg: CoreConfig, sim: str = "verilator", *, waves: bool = False,
                         time.perf_counter() - started, False)
 
 
-def run_cocotb(build: SimBuild, params: dict, *, testcase: str = "core_regression",
-               work_dir: Path | None = None, seed: int = 0) -> tuple[dict | None, Path]:
-    """Run one cocotb test of :mod:`spikeforge.sim.test_core` on ``build``.
+def run_cocotb_test(*, sim: str, build_dir: Path, params: dict, test_module: str,
+                    testcase: str, toplevel: str, params_env: str,
+                    work_dir: Path | None = None, seed: int | None = None,
+                    waves: bool = False, trace_file: str | None = None,
+                    log_level: str = "INFO") -> tuple[dict | None, Path]:
+    """Run one cocotb test (``test_module``/``testcase``) on the compiled ``build_dir``.
 
-    ``params`` is written to ``params.json`` in the run directory and handed to the test
-    through ``SPIKEFORGE_TB_PARAMS``; the test writes ``result.json`` there.  Returns the
-    parsed result (None if the test died before writing it) and the run directory.
+    ``params`` (plus ``result_path``) is written to ``params.json`` in the run directory
+    (``work_dir``, default a fresh one beside the build) and named to the test by the
+    environment variable ``params_env``; the test writes ``result.json`` there.  Returns
+    the parsed result (None if the test died before writing it) and the run directory
+    (``sim.log`` there has the log).  One function for the core, workload and board tests.
     """
-    runner = _get_runner(build.sim)
+    runner = _get_runner(sim)
     if work_dir is None:
-        runs = build.build_dir.parent / "runs"
+        runs = build_dir.parent / "runs"
         runs.mkdir(parents=True, exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix=f"{build.build_dir.name}-", dir=runs))
+        work_dir = Path(tempfile.mkdtemp(prefix=f"{build_dir.name}-", dir=runs))
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     result_path = work_dir / "result.json"
@@ -258,22 +264,19 @@ def run_cocotb(build: SimBuild, params: dict, *, testcase: str = "core_regressio
     params = dict(params, result_path=str(result_path))
     params_path = work_dir / "params.json"
     params_path.write_text(json.dumps(params, indent=1))
-    env = {"SPIKEFORGE_TB_PARAMS": str(params_path),
-           "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
-    test_args: list[str] = []
+    env = {params_env: str(params_path),
+           "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", log_level)}
     plusargs: list[str] = []
-    if build.sim == "icarus" and build.waves:
-        plusargs.append(f"+dumpfile_path={work_dir / build.trace_file}")
+    if sim == "icarus" and waves and trace_file:
+        plusargs.append(f"+dumpfile_path={work_dir / trace_file}")
     # cocotb's runner changes behaviour under pytest (results file naming, sys.exit on a
     # failed test); this function reports through its return value instead.
     saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
     try:
-        runner.test(test_module=TEST_MODULE, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
-                    testcase=testcase,
-                    build_dir=build.build_dir, test_dir=work_dir, extra_env=env,
-                    waves=build.waves, results_xml=str(work_dir / "results.xml"),
-                    log_file=work_dir / "sim.log", seed=seed, test_args=test_args,
-                    plusargs=plusargs)
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+                    testcase=testcase, build_dir=build_dir, test_dir=work_dir, extra_env=env,
+                    waves=waves, results_xml=str(work_dir / "results.xml"),
+                    log_file=work_dir / "sim.log", seed=seed, plusargs=plusargs)
     except SystemExit:
         pass   # the simulator failed; the missing/failed result says so
     finally:
@@ -281,4 +284,14 @@ def run_cocotb(build: SimBuild, params: dict, *, testcase: str = "core_regressio
             os.environ["PYTEST_CURRENT_TEST"] = saved
     result = json.loads(result_path.read_text()) if result_path.exists() else None
     return result, work_dir
+
+
+def run_cocotb(build: SimBuild, params: dict, *, testcase: str = "core_regression",
+               work_dir: Path | None = None, seed: int = 0) -> tuple[dict | None, Path]:
+    """Run one cocotb test of :mod:`spikeforge.sim.test_core` on ``build``
+    (:func:`run_cocotb_test`; parameters through ``SPIKEFORGE_TB_PARAMS``)."""
+    return run_cocotb_test(sim=build.sim, build_dir=build.build_dir, params=params,
+                           test_module=TEST_MODULE, testcase=testcase, toplevel=TOP,
+                           params_env="SPIKEFORGE_TB_PARAMS", work_dir=work_dir, seed=seed,
+                           waves=build.waves, trace_file=build.trace_file)
 

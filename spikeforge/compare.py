@@ -32,7 +32,6 @@ import io
 
 import json
 import math
-import os
 import shutil
 import threading
 import time
@@ -188,27 +187,15 @@ def run_workload_rtl(build, run_json: Path, work_dir: Path, weights_out: Path | 
     for the run file ``run_json``; returns the test's result (``passed``, per-sample
     cycles and spikes, counters) plus ``trace_file``.  ``skip_decided``: the input driver
     drops the rest of a learning sample once the core has decided it (docs/core.md)."""
-    from cocotb_tools.runner import get_runner
+    from .sim.runner import TOP, run_cocotb_test
 
-    from .sim.runner import TOP, simulator_available
-
-    reason = simulator_available(build.sim)
-    if reason:
-        raise UserError(reason)
     work_dir = Path(work_dir).resolve()
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
-    result_path = work_dir / "result.json"
-    params = {"workload": str(Path(run_json).resolve()), "result_path": str(result_path),
+    params = {"workload": str(Path(run_json).resolve()),
               "weights_path": str(Path(weights_out).resolve()) if weights_out else None,
               "skip_decided": bool(skip_decided)}
-    params_path = work_dir / "params.json"
-    params_path.write_text(json.dumps(params, indent=1))
-    env = {"SPIKEFORGE_WORKLOAD_PARAMS": str(params_path),
-           "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING")}
-    runner = get_runner(build.sim)
-    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
     done = threading.Event()
 
     def poll():   # the test writes "done total" every 10 samples
@@ -223,22 +210,18 @@ def run_workload_rtl(build, run_json: Path, work_dir: Path, weights_out: Path | 
     if poller:
         poller.start()
     try:
-        runner.test(test_module=TEST_MODULE, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
-                    testcase="workload_run", build_dir=build.build_dir, test_dir=work_dir,
-                    extra_env=env, waves=build.waves, results_xml=str(work_dir / "results.xml"),
-                    log_file=work_dir / "sim.log")
-    except SystemExit:
-        pass
+        result, _ = run_cocotb_test(sim=build.sim, build_dir=build.build_dir, params=params,
+                                    test_module=TEST_MODULE, testcase="workload_run",
+                                    toplevel=TOP, params_env="SPIKEFORGE_WORKLOAD_PARAMS",
+                                    work_dir=work_dir, waves=build.waves,
+                                    trace_file=build.trace_file, log_level="WARNING")
     finally:
         done.set()
-        if saved is not None:
-            os.environ["PYTEST_CURRENT_TEST"] = saved
-    if not result_path.exists():
+    if result is None:
         tail = (work_dir / "sim.log").read_text(errors="replace")[-2000:] \
             if (work_dir / "sim.log").exists() else ""
         raise RuntimeError(f"the RTL simulation of {run_json} did not finish; log "
                            f"{work_dir / 'sim.log'}:\n{tail}")
-    result = json.loads(result_path.read_text())
     trace = build.trace_file
     result["trace_file"] = str(work_dir / trace) if trace and (work_dir / trace).exists() \
         else None

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,36 +130,10 @@ def run_board_sim(build: BoardSimBuild, params: dict, *, testcase: str,
     Returns the JSON result the test wrote (None if the simulation died first) and the
     run directory (``sim.log`` there has the log).
     """
-    from cocotb_tools.runner import get_runner
+    from ..sim.runner import run_cocotb_test
 
-    from ..sim import runner as core_runner
-
-    core_runner._ensure_verilator_on_path()
-    if work_dir is None:
-        runs = build.build_dir.parent / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix=f"{build.build_dir.name}-", dir=runs))
-    work_dir = Path(work_dir).resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    result_path = work_dir / "result.json"
-    result_path.unlink(missing_ok=True)
-    params = dict(params, result_path=str(result_path), config=build.cfg.to_dict(),
-                  clock_period_ns=SIM_CLOCK_PERIOD_NS, divisor=build.divisor,
-                  frame_timeout=SIM_FRAME_TIMEOUT)
-    params_path = work_dir / "params.json"
-    params_path.write_text(json.dumps(params, indent=1))
-    env = {PARAMS_ENV: str(params_path),
-           "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING")}
-    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
-    try:
-        get_runner("verilator").test(
-            test_module=TEST_MODULE, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
-            testcase=testcase, build_dir=build.build_dir, test_dir=work_dir, extra_env=env,
-            results_xml=str(work_dir / "results.xml"), log_file=work_dir / "sim.log")
-    except SystemExit:
-        pass
-    finally:
-        if saved is not None:
-            os.environ["PYTEST_CURRENT_TEST"] = saved
-    result = json.loads(result_path.read_text()) if result_path.exists() else None
-    return result, work_dir
+    params = dict(params, config=build.cfg.to_dict(), clock_period_ns=SIM_CLOCK_PERIOD_NS,
+                  divisor=build.divisor, frame_timeout=SIM_FRAME_TIMEOUT)
+    return run_cocotb_test(sim="verilator", build_dir=build.build_dir, params=params,
+                           test_module=TEST_MODULE, testcase=testcase, toplevel=TOP,
+                           params_env=PARAMS_ENV, work_dir=work_dir, log_level="WARNING")
