@@ -484,6 +484,20 @@ class CoreTB:
         await RisingEdge(self.dut.clk)
         return observation
 
+    async def run_checked_sample(self, board: "Scoreboard", index: int, events,
+                                 expected) -> tuple[SampleObservation, str | None]:
+        """Drive sample ``index`` and check it on ``board`` against the model's
+        ``expected`` result.  Returns the observation and, if the end beat never came
+        (recorded on ``board`` as a mismatch), why the run must stop."""
+        limit = 4 * expected.cycles + 8 * len(events) + 500
+        observed = await self.run_sample(events, limit)
+        if observed.timed_out:
+            board._fail(Mismatch(index, limit, None, "end beat", f"within {limit} cycles",
+                                 f"none ({len(observed.beats)} beats seen)"))
+            return observed, f"sample {index} timed out after {limit} cycles"
+        board.check_sample(index, expected, observed.beats, observed.accept_cycles)
+        return observed, None
+
     # ------------------------------------------------------------ the whole run
     async def run_workload(self, workload, *, fault: dict | None = None) -> dict:
         """Run a :class:`~spikeforge.sim.workload.Workload` against the golden model.
@@ -511,15 +525,10 @@ class CoreTB:
             gap = self.rng.randint(0, self.sample_gap_max) if self.sample_gap_max else 0
             for _ in range(gap):
                 await RisingEdge(self.dut.clk)
-            limit = 4 * expected.cycles + 8 * len(events) + 500
             skipped += expected.skipped
-            observed = await self.run_sample(events, limit)
-            if observed.timed_out:
-                board._fail(Mismatch(s, limit, None, "end beat", f"within {limit} cycles",
-                                     f"none ({len(observed.beats)} beats seen)"))
-                aborted = f"sample {s} timed out after {limit} cycles"
+            observed, aborted = await self.run_checked_sample(board, s, events, expected)
+            if aborted:
                 break
-            board.check_sample(s, expected, observed.beats, observed.accept_cycles)
             end = [b for b in observed.beats if b[2]]
             rtl = end[0][3] if end else 0
             cycles_rtl += rtl
