@@ -15,8 +15,10 @@ form, so the flow and the estimator can be checked against arithmetic:
 from __future__ import annotations
 
 from amaranth import Cat, Elaboratable, Module, Signal
-from amaranth.lib import io, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from .top import drive_leds
 
 __all__ = ["Counter", "ToggleChain", "StandinDesign", "StandinTop"]
 
@@ -99,13 +101,5 @@ class StandinTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.design = design = StandinDesign(self.counter_width, self.chain_length)
-        outputs = [design.counter_msb, design.chain_out]
-        if ("led", 0) in platform.resources:
-            pins = [platform.request("led", i, dir="-") for i in range(len(outputs))]
-        else:  # OrangeCrab, ECPIX-5: only RGB LEDs
-            rgb = platform.request("rgb_led", 0, dir="-")
-            pins = [rgb.r, rgb.g]
-        for i, (pin, value) in enumerate(zip(pins, outputs)):
-            m.submodules[f"led_buf_{i}"] = buf = io.Buffer("o", pin)
-            m.d.comb += buf.o.eq(value)
+        drive_leds(m, platform, [design.counter_msb, design.chain_out], "led_buf")
         return m

@@ -36,7 +36,7 @@ from amaranth_boards.resources import UARTResource
 from ..config import CoreConfig
 from ..errors import UserError
 
-__all__ = ["make_top", "make_sim_top", "BoardTop", "DEFAULT_BAUD", "ORANGECRAB_UART",
+__all__ = ["make_top", "make_sim_top", "BoardTop", "drive_leds", "DEFAULT_BAUD", "ORANGECRAB_UART",
            "BOARD_PLATFORMS", "BOARD_PLLS", "PLLSetting", "board_clock_hz"]
 
 
@@ -106,6 +106,20 @@ def _platform_class(board_name: str):
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def drive_leds(m: Module, platform, values, name: str) -> None:
+    """Show up to two 1-bit ``values`` on the board's first LEDs (the red and green of
+    the RGB LED on boards with only RGB LEDs: OrangeCrab, ECPIX-5), through output
+    buffers named ``{name}_{k}``."""
+    if ("led", 0) in platform.resources:
+        pins = [platform.request("led", k, dir="-") for k in range(len(values))]
+    else:
+        rgb = platform.request("rgb_led", 0, dir="-")
+        pins = [rgb.r, rgb.g]
+    for k, (pin, value) in enumerate(zip(pins, values)):
+        m.submodules[f"{name}_{k}"] = buffer = io.Buffer("o", pin)
+        m.d.comb += buffer.o.eq(value)
+
+
 class BoardTop(Elaboratable):
     """:class:`~spikeforge.hw.host_system.HostSystem` on a board's pins.
 
@@ -144,15 +158,7 @@ class BoardTop(Elaboratable):
         m.submodules.uart_tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
         m.d.comb += [system.rx.eq(rx_buffer.i), tx_buffer.o.eq(system.tx)]
 
-        indicators = [system.busy, system.batch_running]
-        if ("led", 0) in platform.resources:
-            pins = [platform.request("led", k, dir="-") for k in range(len(indicators))]
-        else:   # OrangeCrab, ECPIX-5: RGB LEDs only
-            rgb = platform.request("rgb_led", 0, dir="-")
-            pins = [rgb.r, rgb.g]
-        for k, (pin, value) in enumerate(zip(pins, indicators)):
-            m.submodules[f"led_buffer_{k}"] = buffer = io.Buffer("o", pin)
-            m.d.comb += buffer.o.eq(value)
+        drive_leds(m, platform, [system.busy, system.batch_running], "led_buffer")
         return m
 
 
