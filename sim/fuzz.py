@@ -8,7 +8,24 @@ to back, consumers always ready) around :class:`~spikeforge.hw.core.TTFSCore`;
 
 from __future__ import annotations
 
-__all__ = ["simulate_amaranth", "run_config"]
+__all__ = ["simulate_amaranth", "run_config", "core_simulator"]
+
+
+def core_simulator(cfg):
+    """A fresh :class:`~spikeforge.hw.core.TTFSCore` in an amaranth.sim ``Simulator``
+    with a 100 MHz ``sync`` clock: returns ``(dut, sync domain, simulator)``."""
+    from amaranth.hdl import ClockDomain, Module
+    from amaranth.sim import Simulator
+
+    from ..hw.core import TTFSCore
+
+    dut = TTFSCore(cfg)
+    top = Module()
+    top.domains.sync = domain = ClockDomain("sync")
+    top.submodules.core = dut
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    return dut, domain, sim
 
 
 def simulate_amaranth(cfg, runs, *, cycle_limit: int = 200_000):
@@ -22,18 +39,9 @@ def simulate_amaranth(cfg, runs, *, cycle_limit: int = 200_000):
     :func:`~spikeforge.golden.config_fuzz.compare_runs` takes.
     """
     import numpy as np
-    from amaranth.hdl import ClockDomain, Module
-    from amaranth.sim import Simulator
-
     from ..golden.core_model import COUNTER_NAMES
-    from ..hw.core import TTFSCore
 
-    dut = TTFSCore(cfg)
-    top = Module()
-    top.domains.sync = domain = ClockDomain("sync")
-    top.submodules.core = dut
-    sim = Simulator(top)
-    sim.add_clock(1e-8)
+    dut, domain, sim = core_simulator(cfg)
     results = []
 
     async def one_run(ctx, weights, mask, samples, regs):

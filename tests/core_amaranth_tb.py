@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from spikeforge.config import CoreConfig, CoreRegisters
+from spikeforge.golden.core_model import CoreModel
 from spikeforge.sim.fuzz import simulate_amaranth
 
 
@@ -27,6 +28,22 @@ def simulate_core(cfg: CoreConfig, weights, mask, samples, regs: CoreRegisters):
         if record.get("hung"):
             raise AssertionError("core hung: no end beat")
     return observed, w_out, m_out, {f"cnt_{k}": v for k, v in counters.items()}
+
+
+def check_against_model(cfg: CoreConfig, weights, mask, samples, regs: CoreRegisters):
+    """Run ``samples`` on the RTL (:func:`simulate_core`) and on the golden model and
+    assert that every output beat, end beat, end weight, mask and counter is equal.
+    Returns the model and its per-sample results."""
+    model = CoreModel(cfg, weights, mask)
+    expected = [model.run_sample(s, regs) for s in samples]
+    got, w_rtl, m_rtl, counters = simulate_core(cfg, weights, mask, samples, regs)
+    for n, (e, g) in enumerate(zip(expected, got)):
+        assert g["out_events"] == e.out_events, f"sample {n}: output beats differ"
+        assert g["cycles"] == (e.cycles, e.cycles), f"sample {n}: end beat differs"
+    np.testing.assert_array_equal(w_rtl, model.weights)
+    np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)
+    assert counters == {f"cnt_{k}": v for k, v in model.counters.items()}
+    return model, expected
 
 
 def random_workload(cfg: CoreConfig, rng, n_samples: int, *, prune_fraction=0.0,

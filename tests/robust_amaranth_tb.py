@@ -24,12 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth.hdl import ClockDomain, Module
-from amaranth.sim import Simulator
 
 from spikeforge.config import CoreConfig, CoreRegisters
 from spikeforge.golden.core_model import COUNTER_NAMES, CoreModel
 from spikeforge.hw.core import COUNTER_PORTS, TTFSCore
+from spikeforge.sim.fuzz import core_simulator
 
 __all__ = ["Knobs", "CoreHarness", "run_scenario", "StreamViolation", "split_samples",
            "model_counters_without_cycles", "registers_for"]
@@ -212,12 +211,7 @@ class CoreHarness:
 def run_scenario(cfg: CoreConfig, scenario, *, seed: int = 0, knobs: Knobs | None = None,
                  regs: CoreRegisters | None = None):
     """Simulate ``scenario(h)`` on a fresh core; returns ``(scenario's result, harness)``."""
-    dut = TTFSCore(cfg)
-    top = Module()
-    top.domains.sync = domain = ClockDomain("sync")
-    top.submodules.core = dut
-    sim = Simulator(top)
-    sim.add_clock(1e-8)
+    dut, domain, sim = core_simulator(cfg)
     out = {}
     rng = np.random.default_rng(seed)
 

@@ -6,10 +6,9 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from core_amaranth_tb import random_workload, simulate_core
+from core_amaranth_tb import check_against_model, random_workload
 from spikeforge.config import CoreConfig, CoreRegisters
 from spikeforge.golden import fixedpoint as fx
-from spikeforge.golden.core_model import CoreModel
 from spikeforge.hw.bits import lowest_set_bit
 from spikeforge.hw.stdp_unit import STDP_UNIT_LATENCY, STDPUnit
 
@@ -29,16 +28,7 @@ def _check(cfg, seed, learn, n_samples=3, prune_fraction=0.3, invalid=False, the
     weights, mask, samples = random_workload(cfg, rng, n_samples, prune_fraction=prune_fraction,
                                              invalid=invalid)
     regs = _registers(cfg, rng, learn, theta)
-    model = CoreModel(cfg, weights, mask)
-    expected = [model.run_sample(s, regs) for s in samples]
-    got, w_rtl, m_rtl, counters = simulate_core(cfg, weights, mask, samples, regs)
-    for n, (e, g) in enumerate(zip(expected, got)):
-        assert g["out_events"] == e.out_events, f"sample {n}: output beats differ"
-        assert g["cycles"] == (e.cycles, e.cycles), f"sample {n}: end beat differs"
-    np.testing.assert_array_equal(w_rtl, model.weights)
-    np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)
-    assert counters == {f"cnt_{k}": v for k, v in model.counters.items()}
-    return model, expected
+    return check_against_model(cfg, weights, mask, samples, regs)
 
 
 CONFIGS = [
@@ -148,12 +138,5 @@ def test_stdp_ends_on_an_empty_column_word():
     mask[32:, :] = False
     weights[32:, :] = 0
     regs = _registers(cfg, rng, learn=True, theta_fraction=0.0)
-    model = CoreModel(cfg, weights, mask)
-    expected = [model.run_sample(s, regs) for s in samples]
+    _, expected = check_against_model(cfg, weights, mask, samples, regs)
     assert any(e.winner is not None for e in expected)
-    got, w_rtl, m_rtl, counters = simulate_core(cfg, weights, mask, samples, regs)
-    for e, g in zip(expected, got):
-        assert g["out_events"] == e.out_events
-        assert g["cycles"] == (e.cycles, e.cycles)
-    np.testing.assert_array_equal(w_rtl, model.weights)
-    np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)

@@ -5,9 +5,8 @@ case an edge: what must (not) happen there."""
 import numpy as np
 import pytest
 
-from core_amaranth_tb import simulate_core
+from core_amaranth_tb import check_against_model
 from spikeforge.config import CoreConfig, CoreRegisters
-from spikeforge.golden.core_model import CoreModel
 
 SMALL = CoreConfig(n_inputs=10, n_neurons=4, lanes=2, time_steps=6, weight_bits=5,
                    potential_bits=10)
@@ -15,17 +14,7 @@ SMALL = CoreConfig(n_inputs=10, n_neurons=4, lanes=2, time_steps=6, weight_bits=
 
 def _run(cfg, weights, mask, samples, regs):
     """RTL vs model, everything compared; returns the model and its per-sample results."""
-    model = CoreModel(cfg, weights, mask)
-    expected = [model.run_sample(s, regs) for s in samples]
-    got, w_rtl, m_rtl, counters = simulate_core(cfg, np.where(mask, weights, 0), mask,
-                                                samples, regs)
-    for n, (e, g) in enumerate(zip(expected, got)):
-        assert g["out_events"] == e.out_events, f"sample {n}: output beats differ"
-        assert g["cycles"] == (e.cycles, e.cycles), f"sample {n}: end beat differs"
-    np.testing.assert_array_equal(w_rtl, model.weights)
-    np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)
-    assert counters == {f"cnt_{k}": v for k, v in model.counters.items()}
-    return model, expected
+    return check_against_model(cfg, np.where(mask, weights, 0), mask, samples, regs)
 
 
 def _weights(cfg, rng, low=0.6, high=0.95):
