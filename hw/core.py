@@ -127,19 +127,24 @@ class TTFSCore(wiring.Component):
                               for s in range(slots) for w in range(n_words)])
                     m.submodules[f"rowmask_l{k}_b{b}"] = rowmask
                     m.submodules[f"colmask_l{k}_b{b}"] = colmask
-                    rowmask_rd[k][b] = rowmask.read_port()
+                    # Asynchronous read ports: the masks are LUT RAM, whose reads are
+                    # combinational anyway; a synchronous port would add a data register
+                    # per memory (640 flip-flops for the default core, clocked every
+                    # cycle), so each reader registers only the word it needs, after
+                    # its own lane/bank multiplexer.
+                    rowmask_rd[k][b] = rowmask.read_port(domain="comb")
                     # Whole-word writes (read-modify-write by the writers) rather than
                     # bit-granular ones: a bit write enable splits a memory into 1-bit
                     # slices, which cost ~4x the LUT RAM and a decoder per bit.
                     rowmask_wr[k][b] = rowmask.write_port()
-                    colmask_rd[k][b] = colmask.read_port()
+                    colmask_rd[k][b] = colmask.read_port(domain="comb")
                     colmask_wr[k][b] = colmask.write_port()
         entry_bits = max(1, (entries - 1).bit_length())
         stdp_units = []
         for b in range(n_banks):
-            # the tag carries the synapse's bank entry and, with pruning, its row-mask and
-            # column-mask words, so that the write-back can clear its bit in both
-            unit = STDPUnit(cfg, tag_bits=entry_bits + (slots + word_bits if cfg.pruning else 0))
+            # the tag carries the synapse's bank entry (the write-back reads the mask
+            # words it changes itself: see the STDP banks below)
+            unit = STDPUnit(cfg, tag_bits=entry_bits)
             m.submodules[f"stdp_b{b}"] = unit
             stdp_units.append(unit)
 
@@ -163,7 +168,6 @@ class TTFSCore(wiring.Component):
         rsp_valid = Signal()
         rsp_lane = Signal(range(n_lanes))
         rsp_bank = Signal(range(n_banks))
-        rsp_slot = Signal(range(slots))
         rsp_in_range = Signal()
         counters = {name: getattr(self, name) for name in COUNTER_PORTS}
         dropped_strobe = Signal()
@@ -173,7 +177,7 @@ class TTFSCore(wiring.Component):
         # ---------------------------------------------------------------- lanes
         drained = ~f_valid & ~Cat(*[lane.busy for lane in lanes]).any()
         space_ok = Cat(*[(lane.level + f_valid) < cfg.fifo_depth for lane in lanes]).all()
-        f_bank = low(f_index)
+        f_slice = [Signal(slots, name=f"f_slice_l{k}") for k in range(n_lanes)]
         for k, lane in enumerate(lanes):
             # A lane reads one weight per cycle, from the bank of the row it works on.
             read_bank = Signal(range(n_banks), name=f"lane{k}_read_bank")
@@ -185,7 +189,8 @@ class TTFSCore(wiring.Component):
                     weight_rd[k][b].en.eq(lane.weight_read & (low(lane.weight_row) == b)),
                 ]
             if cfg.pruning:
-                slice_bits = Array(port.data for port in rowmask_rd[k])[f_bank]
+                # the event's row word in this lane, read when the event is taken
+                slice_bits = f_slice[k]
             else:
                 slice_bits = Const(valid_slots[k], slots)
             m.d.comb += [
@@ -206,8 +211,7 @@ class TTFSCore(wiring.Component):
         if cfg.pruning:
             for k in range(n_lanes):
                 for b in range(n_banks):
-                    m.d.comb += [rowmask_rd[k][b].addr.eq(high(beat.index)),
-                                 rowmask_rd[k][b].en.eq(0)]
+                    m.d.comb += rowmask_rd[k][b].addr.eq(high(beat.index))
         # The count stops when the end beat appears, so its payload holds while the
         # consumer stalls (stream rule) and equals c_end - c_0 (docs/core.md).
         counting = Signal()
@@ -229,9 +233,8 @@ class TTFSCore(wiring.Component):
         winner_lane = low(winner)
         winner_slot = high(winner)
         scan_word = [Signal(range(n_words), name=f"scan_word_b{b}") for b in range(n_banks)]
+        # the scanned word's alive bits not picked yet (loaded straight from the mask)
         scan_reg = [Signal(word_bits, name=f"scan_reg_b{b}") for b in range(n_banks)]
-        scan_load = [Signal(name=f"scan_load_b{b}") for b in range(n_banks)]
-        scan_orig = [Signal(word_bits, name=f"scan_orig_b{b}") for b in range(n_banks)]
         scan_done = [Signal(name=f"scan_done_b{b}") for b in range(n_banks)]
         # w_*: the synapse picked last cycle, whose weight the RAM delivers now; it enters
         # the bank's STDP pipeline together with its pre-spike flag, and its write-back
@@ -239,28 +242,33 @@ class TTFSCore(wiring.Component):
         w_valid = [Signal(name=f"w_valid_b{b}") for b in range(n_banks)]
         w_entry = [Signal(range(entries), name=f"w_entry_b{b}") for b in range(n_banks)]
         m.d.sync += [v.eq(0) for v in w_valid]
+
+        def word_of(entry):
+            return entry >> 5 if n_words > 1 else Const(0, 1)
+
+        def bit_of(entry):
+            return entry[:5] if n_words > 1 else entry
+
         # Mask write-back without bit write enables (they would split each mask memory
-        # into 1-bit slices): the row word is read at the pick (integration, its other
-        # reader, has stopped) and written back with the synapse's bit cleared.  The
-        # column word is read once by the scan, which walks its alive bits in order; the
-        # original travels with each pick and wb_col holds the word as written so far,
-        # so every write stores the true current word, even if a reset cuts a word short.
-        w_colword = [Signal(word_bits, name=f"w_colword_b{b}") for b in range(n_banks)]
+        # into 1-bit slices) and without carrying mask words through the pipeline (they
+        # cost flip-flops clocked every cycle, which is the pruning unit's power).
+        # The row word is read at the write-back itself: integration, its other user,
+        # has stopped, and no two synapses of one STDP update share a row word.  The
+        # column word's read port belongs to the scan, so the write-back rebuilds the
+        # word instead: its alive bits are exactly the synapses the scan picks from it,
+        # so the true current word is the picked ones kept so far (wb_kept) plus the
+        # ones not yet written back (in the two pipeline stages or still in scan_reg).
+        # Every write therefore stores the true word, even if a reset cuts it short.
         wb_fresh = [Signal(name=f"wb_fresh_b{b}") for b in range(n_banks)]
         wb_word = [Signal(range(n_words), name=f"wb_word_b{b}") for b in range(n_banks)]
-        wb_col = [Signal(word_bits, name=f"wb_col_b{b}") for b in range(n_banks)]
+        wb_kept = [Signal(word_bits, name=f"wb_kept_b{b}") for b in range(n_banks)]
         with m.If(stdp_start):
             m.d.sync += [fresh.eq(1) for fresh in wb_fresh]
         for b, unit in enumerate(stdp_units):
             row = w_entry[b] * n_banks + b
-            if cfg.pruning:
-                w_rowword = Array(rowmask_rd[k][b].data for k in range(n_lanes))[winner_lane]
-                tag = Cat(w_entry[b], w_rowword, w_colword[b])
-            else:
-                tag = w_entry[b]
             m.d.comb += [
                 unit.valid.eq(w_valid[b]),
-                unit.tag.eq(tag),
+                unit.tag.eq(w_entry[b]),
                 unit.weight.eq(Array(weight_rd[k][b].data for k in range(n_lanes))[winner_lane]),
                 unit.potentiate.eq(pre_spiked.bit_select(row, 1)),
                 unit.a_plus.eq(self.a_plus),
@@ -268,22 +276,21 @@ class TTFSCore(wiring.Component):
                 unit.theta_p.eq(self.theta_p),
                 unit.prune_enable.eq(self.prune_enable),
             ]
-            done_entry = unit.out_tag[:entry_bits]
-            if n_words > 1:      # word_bits == 32: word and bit are fields of the entry
-                done_word, done_bit = done_entry >> 5, done_entry[:5]
-            else:
-                done_word, done_bit = Const(0, 1), done_entry
+            done_entry = unit.out_tag
+            done_word, done_bit = word_of(done_entry), bit_of(done_entry)
             if cfg.pruning:
-                done_rowword = unit.out_tag[entry_bits:entry_bits + slots]
-                done_colword = unit.out_tag[entry_bits + slots:]
-                new_col = Signal(word_bits, name=f"wb_col_next_b{b}")
-                current_col = Mux(wb_fresh[b] | (done_word != wb_word[b]),
-                                  done_colword, wb_col[b])
-                m.d.comb += new_col.eq(current_col
-                                       & ~(unit.pruned << done_bit)[:word_bits])
+                def in_flight(valid, entry):
+                    return Mux(valid & (word_of(entry) == done_word),
+                               Const(1, word_bits) << bit_of(entry), 0)[:word_bits]
+                unscanned = Mux(~scan_done[b] & (scan_word[b] == done_word), scan_reg[b], 0)
+                kept = Signal(word_bits, name=f"wb_kept_next_b{b}")
+                m.d.comb += kept.eq(Mux(wb_fresh[b] | (done_word != wb_word[b]), 0, wb_kept[b])
+                                    | (~unit.pruned << done_bit)[:word_bits])
+                column_word = (kept | unscanned | in_flight(w_valid[b], w_entry[b])
+                               | in_flight(unit.mid_valid, unit.mid_tag))
             with m.If(unit.out_valid):
                 if cfg.pruning:
-                    m.d.sync += [wb_word[b].eq(done_word), wb_col[b].eq(new_col),
+                    m.d.sync += [wb_word[b].eq(done_word), wb_kept[b].eq(kept),
                                  wb_fresh[b].eq(0)]
                 for k in range(n_lanes):
                     with m.If(winner_lane == k):
@@ -294,12 +301,13 @@ class TTFSCore(wiring.Component):
                         ]
                         if cfg.pruning:
                             m.d.comb += [
+                                rowmask_rd[k][b].addr.eq(done_entry),
                                 rowmask_wr[k][b].addr.eq(done_entry),
                                 rowmask_wr[k][b].data.eq(
-                                    done_rowword & ~(Const(1, slots) << winner_slot)),
+                                    rowmask_rd[k][b].data & ~(Const(1, slots) << winner_slot)),
                                 rowmask_wr[k][b].en.eq(unit.pruned),
                                 colmask_wr[k][b].addr.eq(winner_slot * n_words + done_word),
-                                colmask_wr[k][b].data.eq(new_col),
+                                colmask_wr[k][b].data.eq(column_word),
                                 colmask_wr[k][b].en.eq(unit.pruned),
                             ]
 
@@ -309,37 +317,14 @@ class TTFSCore(wiring.Component):
         cmd_bank, cmd_entry = low(cmd.input), high(cmd.input)
         cmd_in_range = (cmd.input < cfg.n_inputs) & (cmd.neuron < cfg.n_neurons)
         access_accept = self.access_cmd.valid & self.access_cmd.ready
-        # A write's mask bits: read both mask words when the command is taken, write them
-        # back with the one bit changed in the next cycle (mask_pending), during which no
-        # command or event is taken, so nothing reads a word that is about to change.
-        mask_pending = Signal()
-        pend_lane, pend_slot = Signal.like(cmd_lane), Signal.like(cmd_slot)
-        pend_bank, pend_entry = Signal.like(cmd_bank), Signal.like(cmd_entry)
-        pend_mask = Signal()
+        # A write changes one bit of a row-mask word and one of a column-mask word:
+        # both are read (asynchronously) and written back with the bit changed in the
+        # cycle the command is taken, so a write takes one cycle like a read.
 
         def col_addr(slot, entry):
             return slot * n_words + entry // word_bits if n_words > 1 else slot
 
-        m.d.sync += mask_pending.eq(0)
-        if cfg.pruning:
-            with m.If(mask_pending):
-                for k in range(n_lanes):
-                    for b in range(n_banks):
-                        with m.If((pend_lane == k) & (pend_bank == b)):
-                            row_bit = Const(1, slots) << pend_slot
-                            col_bit = Const(1, word_bits) << (
-                                pend_entry % word_bits if n_words > 1 else pend_entry)
-                            row_word, col_word = rowmask_rd[k][b].data, colmask_rd[k][b].data
-                            m.d.comb += [
-                                rowmask_wr[k][b].addr.eq(pend_entry),
-                                rowmask_wr[k][b].data.eq(
-                                    Mux(pend_mask, row_word | row_bit, row_word & ~row_bit)),
-                                rowmask_wr[k][b].en.eq(1),
-                                colmask_wr[k][b].addr.eq(col_addr(pend_slot, pend_entry)),
-                                colmask_wr[k][b].data.eq(
-                                    Mux(pend_mask, col_word | col_bit, col_word & ~col_bit)),
-                                colmask_wr[k][b].en.eq(1),
-                            ]
+        rsp_mask = Signal()     # the read synapse's mask bit, taken with the command
         with m.If(access_accept):
             with m.If(cmd.write):
                 with m.If(cmd_in_range):
@@ -352,43 +337,47 @@ class TTFSCore(wiring.Component):
                                     weight_wr[k][b].data.eq(stored),
                                     weight_wr[k][b].en.eq(1),
                                 ]
-                    if cfg.pruning:
-                        # the mask bits are written one cycle later, read-modify-write
-                        m.d.sync += [mask_pending.eq(1), pend_lane.eq(cmd_lane),
-                                     pend_bank.eq(cmd_bank), pend_entry.eq(cmd_entry),
-                                     pend_slot.eq(cmd_slot), pend_mask.eq(cmd.mask)]
-                        for k in range(n_lanes):
-                            for b in range(n_banks):
-                                m.d.comb += [rowmask_rd[k][b].addr.eq(cmd_entry),
-                                             rowmask_rd[k][b].en.eq(1),
-                                             colmask_rd[k][b].addr.eq(col_addr(cmd_slot, cmd_entry)),
-                                             colmask_rd[k][b].en.eq(1)]
+                                if cfg.pruning:
+                                    row_bit = Const(1, slots) << cmd_slot
+                                    col_bit = Const(1, word_bits) << (
+                                        cmd_entry % word_bits if n_words > 1 else cmd_entry)
+                                    row_word = rowmask_rd[k][b].data
+                                    col_word = colmask_rd[k][b].data
+                                    m.d.comb += [
+                                        rowmask_rd[k][b].addr.eq(cmd_entry),
+                                        rowmask_wr[k][b].addr.eq(cmd_entry),
+                                        rowmask_wr[k][b].data.eq(
+                                            Mux(cmd.mask, row_word | row_bit, row_word & ~row_bit)),
+                                        rowmask_wr[k][b].en.eq(1),
+                                        colmask_rd[k][b].addr.eq(col_addr(cmd_slot, cmd_entry)),
+                                        colmask_wr[k][b].addr.eq(col_addr(cmd_slot, cmd_entry)),
+                                        colmask_wr[k][b].data.eq(
+                                            Mux(cmd.mask, col_word | col_bit, col_word & ~col_bit)),
+                                        colmask_wr[k][b].en.eq(1),
+                                    ]
             with m.Else():
                 m.d.sync += [rsp_valid.eq(1), rsp_lane.eq(cmd_lane), rsp_bank.eq(cmd_bank),
-                             rsp_slot.eq(cmd_slot), rsp_in_range.eq(cmd_in_range)]
+                             rsp_in_range.eq(cmd_in_range)]
                 for k in range(n_lanes):
                     for b in range(n_banks):
                         m.d.comb += [weight_rd[k][b].addr.eq(cmd_entry * slots + cmd_slot),
                                      weight_rd[k][b].en.eq(1)]
                         if cfg.pruning:
-                            m.d.comb += [rowmask_rd[k][b].addr.eq(cmd_entry),
-                                         rowmask_rd[k][b].en.eq(1)]
-        # The read ports hold their data while not enabled, and nothing else reads while a
-        # response waits (commands and samples are both held off), so the response is
-        # taken straight from the ports.
+                            m.d.comb += rowmask_rd[k][b].addr.eq(cmd_entry)
+                if cfg.pruning:
+                    row_word = Array(Array(rowmask_rd[k][b].data for b in range(n_banks))
+                                     for k in range(n_lanes))[cmd_lane][cmd_bank]
+                    m.d.sync += rsp_mask.eq(row_word.bit_select(cmd_slot, 1))
+        # The weight read ports hold their data while not enabled, and nothing else reads
+        # while a response waits (commands and samples are both held off), so the
+        # response's weight is taken straight from the ports.
         rsp = self.access_rsp.payload
         rsp_weight = Array(Array(weight_rd[k][b].data for b in range(n_banks))
                            for k in range(n_lanes))[rsp_lane][rsp_bank]
-        if cfg.pruning:
-            rsp_row = Array(Array(rowmask_rd[k][b].data for b in range(n_banks))
-                            for k in range(n_lanes))[rsp_lane][rsp_bank]
-            rsp_mask = rsp_row.bit_select(rsp_slot, 1)
-        else:
-            rsp_mask = Const(1, 1)
         m.d.comb += [
             self.access_rsp.valid.eq(rsp_valid),
             rsp.weight.eq(Mux(rsp_in_range, rsp_weight, 0)),
-            rsp.mask.eq(rsp_in_range & rsp_mask),
+            rsp.mask.eq(rsp_in_range & (rsp_mask if cfg.pruning else 1)),
         ]
         with m.If(self.access_rsp.valid & self.access_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
@@ -401,8 +390,8 @@ class TTFSCore(wiring.Component):
 
         with m.FSM(name="phase") as phase:
             with m.State("RUN"):
-                m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid & ~mask_pending)
-                with m.If(self.events_in.valid & ~access_first & ~rsp_valid & ~mask_pending):
+                m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid)
+                with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
                     with m.If(must_close):
                         with m.If(drained):
                             m.next = "CLOSE"
@@ -426,9 +415,9 @@ class TTFSCore(wiring.Component):
                                     m.d.sync += pre_spiked.bit_select(beat.index, 1).eq(1)
                                 if cfg.pruning:
                                     for k in range(n_lanes):
-                                        for b in range(n_banks):
-                                            with m.If(low(beat.index) == b):
-                                                m.d.comb += rowmask_rd[k][b].en.eq(1)
+                                        m.d.sync += f_slice[k].eq(
+                                            Array(rowmask_rd[k][b].data for b in range(n_banks))
+                                            [low(beat.index)])
                     with m.Else():
                         m.d.comb += [self.events_in.ready.eq(1), dropped_strobe.eq(1)]
 
@@ -500,6 +489,16 @@ class TTFSCore(wiring.Component):
         # The STDP engine runs beside the main control: it starts when WTA decides and
         # works while the rest of the sample's events are consumed (they no longer
         # integrate), so learning pays max(remaining events, STDP) rather than the sum.
+        def column_word(bank, word):
+            """Word ``word`` of the winner's column mask in ``bank`` (read asynchronously
+            from the winner's lane; a constant with every row alive without pruning)."""
+            if cfg.pruning:
+                for k in range(n_lanes):
+                    m.d.comb += colmask_rd[k][bank].addr.eq(winner_slot * n_words + word)
+                return Array(colmask_rd[k][bank].data for k in range(n_lanes))[winner_lane]
+            return Array(Const(column_word_valid(bank, w), word_bits)
+                         for w in range(n_words))[word]
+
         with m.FSM(name="stdp") as stdp_engine:
             with m.State("IDLE"):
                 with m.If(stdp_start):
@@ -507,27 +506,14 @@ class TTFSCore(wiring.Component):
 
             with m.State("STDP_FETCH"):
                 for b in range(n_banks):
-                    if cfg.pruning:
-                        for k in range(n_lanes):
-                            m.d.comb += [colmask_rd[k][b].addr.eq(winner_slot * n_words),
-                                         colmask_rd[k][b].en.eq(1)]
-                    m.d.sync += [scan_word[b].eq(0), scan_load[b].eq(1), scan_done[b].eq(0)]
+                    m.d.sync += [scan_word[b].eq(0), scan_done[b].eq(0),
+                                 scan_reg[b].eq(column_word(b, 0))]
                 m.next = "STDP_SCAN"
 
             with m.State("STDP_SCAN"):
                 finishing = []
                 for b in range(n_banks):
-                    if cfg.pruning:
-                        fetched = Array(colmask_rd[k][b].data for k in range(n_lanes))[winner_lane]
-                    else:
-                        fetched = Array(Const(column_word_valid(b, w), word_bits)
-                                        for w in range(n_words))[scan_word[b]]
-                    current = Signal(word_bits, name=f"scan_current_b{b}")
-                    m.d.comb += current.eq(Mux(scan_done[b], 0,
-                                               Mux(scan_load[b], fetched, scan_reg[b])))
-                    if cfg.pruning:   # the word as fetched, for the column write-back
-                        original = Mux(scan_load[b], fetched, scan_orig[b])
-                        m.d.sync += [scan_orig[b].eq(original), w_colword[b].eq(original)]
+                    current = Mux(scan_done[b], 0, scan_reg[b])
                     bit, rest = lowest_set_bit(current)
                     entry = scan_word[b] * word_bits + bit
                     left = Mux(current != 0, rest, 0)
@@ -539,27 +525,17 @@ class TTFSCore(wiring.Component):
                                 m.d.comb += [
                                     weight_rd[k][b].addr.eq(entry * slots + winner_slot),
                                     weight_rd[k][b].en.eq(1)]
-                                if cfg.pruning:
-                                    # the row word, for the write-back to clear one bit
-                                    # (integration, its other reader, has stopped)
-                                    m.d.comb += [rowmask_rd[k][b].addr.eq(entry),
-                                                 rowmask_rd[k][b].en.eq(1)]
                         m.d.sync += [w_valid[b].eq(1), w_entry[b].eq(entry)]
                     with m.If(~scan_done[b]):
                         with m.If(left == 0):
                             with m.If(last_word):
                                 m.d.sync += scan_done[b].eq(1)
                             with m.Else():
-                                if cfg.pruning:
-                                    for k in range(n_lanes):
-                                        m.d.comb += [
-                                            colmask_rd[k][b].addr.eq(
-                                                winner_slot * n_words + scan_word[b] + 1),
-                                            colmask_rd[k][b].en.eq(1)]
+                                # the next word is loaded in the cycle of the last pick
                                 m.d.sync += [scan_word[b].eq(scan_word[b] + 1),
-                                             scan_load[b].eq(1)]
+                                             scan_reg[b].eq(column_word(b, scan_word[b] + 1))]
                         with m.Else():
-                            m.d.sync += [scan_reg[b].eq(left), scan_load[b].eq(0)]
+                            m.d.sync += scan_reg[b].eq(left)
                 with m.If(Cat(*finishing).all()):
                     m.next = "IDLE"
         # busy until the last write-back is done, so a read-back never sees a stale weight

@@ -30,6 +30,8 @@ class STDPUnit(wiring.Component):
         a_plus, a_minus, theta_p, prune_enable: registers (held stable while busy).
         out_valid, new_weight, pruned, out_tag: the result, ``STDP_UNIT_LATENCY``
             cycles after ``valid``.
+        mid_valid, mid_tag: the synapse in the middle stage (the one whose result comes
+            next cycle), for a caller that must know every synapse still in flight.
         busy: a synapse is in the pipeline.
     """
 
@@ -52,6 +54,8 @@ class STDPUnit(wiring.Component):
             "new_weight": Out(cfg.weight_bits),
             "pruned": Out(1),
             "out_tag": Out(tag_bits),
+            "mid_valid": Out(1),
+            "mid_tag": Out(tag_bits),
             "busy": Out(1),
         })
 
@@ -104,5 +108,7 @@ class STDPUnit(wiring.Component):
             self.new_weight.eq(Mux(pruned, 0, updated)),
             self.pruned.eq(pruned),
         ]
-        m.d.comb += self.busy.eq(s1_valid | self.out_valid)
+        m.d.comb += [self.busy.eq(s1_valid | self.out_valid),
+                     self.mid_valid.eq(s1_valid),
+                     self.mid_tag.eq(s1_tag)]
         return m

@@ -61,7 +61,7 @@ def simulate_amaranth(cfg, runs, *, cycle_limit: int = 200_000):
                 ctx.set(dut.access_cmd.payload, {"write": 1, "input": i, "neuron": j,
                                                  "weight": int(weights[i, j]),
                                                  "mask": int(mask[i, j])})
-                while not ctx.get(dut.access_cmd.ready):    # a mask write takes 2 cycles
+                while not ctx.get(dut.access_cmd.ready):    # held off while a sample runs
                     await ctx.tick()
                 await ctx.tick()
         ctx.set(dut.access_cmd.valid, 0)
