@@ -122,25 +122,35 @@ class BatchRunner(wiring.Component):
                 m.d.sync += self.ends.eq(self.ends + 1)
 
         # ---- replay: the read address runs one beat ahead, so the data of beat
-        # ``sent`` is on the read port in every cycle without a bubble.
+        # ``sent`` is on the read port in every cycle without a bubble.  The core's
+        # ``ready`` arrives late in the cycle (it depends on the beat), so everything it
+        # selects was computed from registers beforehand: ``sent + 1`` and ``sample + 1``
+        # are kept in registers of their own, and no adder or compare follows ``taken``
+        # on the way to the read addresses.
         sent = Signal(range(self.batch_events + 1))
+        sent_inc = Signal(range(self.batch_events + 2), init=1)      # always sent + 1
         ends_back = Signal(range(self.batch_events + 1))
         start_now = self.start & ~self.running
         taken = self.events_in.valid & self.events_in.ready
         # the sample being replayed; the end-address port reads its end marker's address
         sample = Signal(range(self.batch_events + 1))
-        next_sample = Mux(start_now, 0, sample + (taken & self.events_in.payload.end))
-        m.d.sync += sample.eq(next_sample)
+        sample_inc = Signal(range(self.batch_events + 2), init=1)    # always sample + 1
+        sample_step = taken & self.events_in.payload.end
+        next_sample = Mux(start_now, 0, Mux(sample_step, sample_inc, sample))
+        next_sample_inc = Mux(start_now, 1, Mux(sample_step, sample_inc + 1, sample_inc))
+        m.d.sync += [sample.eq(next_sample), sample_inc.eq(next_sample_inc)]
         skip = (taken & self.decided & ~self.events_in.payload.end
                 & (sample < self.ends))           # a sample without end marker: no skip
-        next_sent = Mux(start_now, 0, Mux(skip, ends_read.data, sent + taken))
+        next_sent = Mux(start_now, 0, Mux(skip, ends_read.data, Mux(taken, sent_inc, sent)))
+        next_sent_inc = Mux(start_now, 1, Mux(skip, ends_read.data + 1,
+                                              Mux(taken, sent_inc + 1, sent_inc)))
         m.d.comb += [
             ends_read.addr.eq(next_sample),
             in_read.addr.eq(next_sent),
             self.events_in.payload.eq(in_read.data),
             self.events_in.valid.eq(self.running & (sent < self.loaded)),
         ]
-        m.d.sync += sent.eq(next_sent)
+        m.d.sync += [sent.eq(next_sent), sent_inc.eq(next_sent_inc)]
 
         # ---- capture
         captured = self.running & self.events_out.valid
@@ -163,6 +173,9 @@ class BatchRunner(wiring.Component):
                     m.d.sync += self.outputs.eq(self.outputs + 1)
                 with m.Else():
                     m.d.sync += self.overflow.eq(self.overflow + 1)
-            with m.If((next_sent == self.loaded) & (ends_back_next == self.ends)):
+            # done when every beat has been taken (``sent``: a register, not the
+            # late ``next_sent``; the last end beat comes back at least a cycle after
+            # the last end marker is taken) and every end beat is back
+            with m.If((sent == self.loaded) & (ends_back_next == self.ends)):
                 m.d.sync += self.running.eq(0)
         return m
