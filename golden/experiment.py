@@ -235,6 +235,14 @@ def _many_runs(data: Dataset, jobs: list[tuple], opts: TrainOptions) -> list[dic
             return [f.result() for f in futures]
 
 
+def _cv_loss(pruned: dict, unpruned: dict) -> float | None:
+    cv_p = (pruned.get("readout") or {}).get("cv_accuracy")
+    cv_u = (unpruned.get("readout") or {}).get("cv_accuracy")
+    if cv_p is None or cv_u is None:
+        return None
+    return 100.0 * (cv_u - cv_p)
+
+
 def compare_runs(pruned: dict, unpruned: dict) -> dict:
     """Reductions and speed-ups of a pruned run vs an unpruned run from the same seed."""
     def ratio(a, b):
@@ -244,6 +252,10 @@ def compare_runs(pruned: dict, unpruned: dict) -> dict:
         "connectivity_reduction_pct": 100.0 * (1.0 - pruned["connectivity"]["fraction"]
                                                / unpruned["connectivity"]["fraction"]),
         "accuracy_loss_points": 100.0 * (unpruned["accuracy"] - pruned["accuracy"]),
+        # The same loss on the repeated cross-validation of the readout-training images
+        # (None if the preset does not compute it): a lower-variance estimate than the
+        # single test split, reported next to it, never instead of it.
+        "accuracy_loss_points_cv": _cv_loss(pruned, unpruned),
         "learning_work_speedup": ratio(unpruned["learning"]["work"], pruned["learning"]["work"]),
         "learning_syn_ops_speedup": ratio(unpruned["learning"]["syn_ops"],
                                           pruned["learning"]["syn_ops"]),
@@ -275,6 +287,8 @@ def compare_runs(pruned: dict, unpruned: dict) -> dict:
                                        "measured": reductions["connectivity_reduction_pct"]},
         "accuracy_loss_points": {"target": TARGETS["accuracy_loss_points_max"],
                                  "measured": reductions["accuracy_loss_points"]},
+        "accuracy_loss_points_cv": {"target": TARGETS["accuracy_loss_points_max"],
+                                    "measured": reductions["accuracy_loss_points_cv"]},
         "learning_work_speedup": {"target": TARGETS["learning_work_speedup"],
                                   "measured": reductions["learning_work_speedup"]},
         "inference_syn_ops_speedup": {"target": TARGETS["inference_syn_ops_speedup"],
@@ -283,7 +297,7 @@ def compare_runs(pruned: dict, unpruned: dict) -> dict:
     for name, t in targets.items():
         if t["target"] is None or t["measured"] is None:
             t["met"] = None
-        elif name == "accuracy_loss_points":
+        elif name.startswith("accuracy_loss_points"):
             t["met"] = t["measured"] <= t["target"]
         else:
             t["met"] = t["measured"] >= t["target"]
@@ -297,8 +311,12 @@ def _fmt_pct(x):
 def _print_run(label: str, r: dict, console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{label}: accuracy {_fmt_pct(r['accuracy'])}, connectivity "
-                        f"{_fmt_pct(r['connectivity']['fraction'])}")
+    readout = r.get("readout") or {}
+    cv = (f", CV accuracy {_fmt_pct(readout['cv_accuracy'])}"
+          if readout.get("cv_accuracy") is not None else "")
+    table = Table(title=f"{label}: accuracy {_fmt_pct(r['accuracy'])}{cv}, connectivity "
+                        f"{_fmt_pct(r['connectivity']['fraction'])}, readout C "
+                        f"{readout.get('C', 'n/a')}")
     for col in ("layer", "alive/total", "learn imgs", "img/s", "img/CPU-s", "C",
                 "learn syn ops", "STDP updates", "infer ops/img"):
         table.add_column(col, justify="right")
@@ -367,7 +385,9 @@ def _sweep(data: Dataset, spec: NetworkSpec, opts: TrainOptions, console) -> dic
 
 
 def _sweep_row(r: dict, **key) -> dict:
-    return {**key, "accuracy": r["accuracy"], "connectivity": r["connectivity"]["fraction"],
+    return {**key, "accuracy": r["accuracy"],
+            "cv_accuracy": (r.get("readout") or {}).get("cv_accuracy"),
+            "connectivity": r["connectivity"]["fraction"],
             "learning_work": r["learning"]["work"], "inference_syn_ops": r["inference"]["syn_ops"],
             "inference_per_image": r["inference"]["per_image"], "mode": r["mode"],
             "layers_connectivity": [l["connectivity"]["fraction"] for l in r["layers"]],

@@ -4,8 +4,9 @@ A :class:`NetworkSpec` describes the encoder, the convolutional layers (each fol
 pointwise inhibition and max pooling of spike times), the STDP schedule and the readout.
 :func:`run_network` encodes a :class:`~spikeforge.golden.datasets.Dataset`, trains the
 layers one at a time (each stops when its convergence ``C = mean w(1-w)`` drops below
-``convergence_stop`` or after ``learn_images`` images), fits a linear SVM on the last
-layer's pooled spikes and evaluates it, counting the work actually performed:
+``convergence_stop`` or after ``learn_images`` images), fits a linear SVM on the pooled
+spikes of the ``readout_layers`` (C fixed or chosen by cross-validation on the
+readout-training images) and evaluates it, counting the work actually performed:
 
 * learning, per layer: the synaptic operations of the layer being trained
   (``syn_ops``), those of the frozen layers below it that produce its input
@@ -28,12 +29,13 @@ import numpy as np
 
 from .datasets import Dataset
 from .encoding import EncodingParams, encode_images
-from .layers import (ConvLayer, FixedPointFormat, LayerCounters, learning_rates,
-                     pointwise_inhibition, pool_times)
-from .readout import accuracy, spike_features, train_readout
+from .layers import (ConvLayer, FixedPointFormat, LayerCounters, convergence,
+                     learning_rates, pointwise_inhibition, pool_times)
+from .readout import (accuracy, cv_accuracy, cv_folds_for, select_c, spike_features,
+                      train_readout)
 
 __all__ = ["LayerSpec", "NetworkSpec", "PruneSpec", "Network", "PRESETS", "preset",
-           "run_network"]
+           "fit_readout", "run_network"]
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,24 @@ class NetworkSpec:
     rate_double_every: int = 500
     a_plus_max: float = 0.15
     convergence_stop: float = 0.01
+    # What C = mean w(1-w) averages over: "all" synapses (pruned ones count 0, so a
+    # pruned layer stops sooner) or only the "alive" ones (a pruned layer learns until
+    # its remaining weights have settled).
+    convergence_over: str = "all"
     w_mean: float = 0.8
     w_std: float = 0.05
     svm_c: float = 2.4
     readout: str = "spikes"
+    # Layers whose pooled outputs feed the readout (concatenated; -1 = the last layer).
+    readout_layers: tuple[int, ...] = (-1,)
+    # If not empty, the readout's C is chosen from this grid by stratified k-fold
+    # cross-validation on the readout-training images (svm_c is then the fallback for
+    # sets too small to split).
+    svm_c_grid: tuple[float, ...] = ()
+    readout_cv_folds: int = 5
+    # Repeats of the stratified k-fold cross-validation accuracy reported next to the
+    # test accuracy (0 = not computed).
+    readout_cv_repeats: int = 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -96,9 +112,11 @@ PRESETS: dict[str, NetworkSpec] = {
     # digits upscaled to 16x16, tuned for the small data set (docs/network.md): conv1
     # threshold 8 (sparser first-layer features), conv2 3x3 kernels with threshold 2 (with
     # 1 a neuron fires on any two of 288 inputs), the a+ doubling every 100 images instead
-    # of 500 (1,347 learning images, not MNIST's 60,000), and a readout on the pooled spike
-    # latencies with a soft margin (C = 0.1); chosen on validation splits of the
-    # learning/readout images, not on the test images.
+    # of 500 (1,347 learning images, not MNIST's 60,000).  The readout takes the pooled
+    # spike latencies of both layers (conv1's 8x8 maps keep where a stroke is, which
+    # conv2's 4x4 maps lose) with C chosen per run by 5-fold cross-validation on the
+    # readout-training images, and reports the 3x repeated 5-fold cross-validation
+    # accuracy next to the test accuracy (a lower-variance figure than 450 test images).
     "digits": NetworkSpec(
         image_size=(16, 16),
         layers=(
@@ -107,7 +125,8 @@ PRESETS: dict[str, NetworkSpec] = {
             LayerSpec(maps=64, kernel=3, threshold=2.0, k_winners=8, radius=1, pad=1,
                       pool_size=2, pool_stride=2, learn_images=4000),
         ),
-        rate_double_every=100, readout="latency", svm_c=0.1),
+        rate_double_every=100, readout="latency", svm_c=0.1, readout_layers=(0, 1),
+        svm_c_grid=(0.01, 0.03, 0.1, 0.3, 1.0), readout_cv_repeats=3),
     # SpykeTorch's KheradpishehDeep MNIST network with 3x3 conv2 kernels (with 2x2 the
     # first layer's synapses capped the connectivity reduction at ~91.6 %) and a+ doubling
     # every 250 images (pruned layers stop sooner: learning work 2.15x instead of 1.94x);
@@ -122,20 +141,28 @@ PRESETS: dict[str, NetworkSpec] = {
         ),
         rate_double_every=250),
     # SDNN_python's Caltech face/motorbike network on 160x250 images (three conv layers,
-    # the last globally pooled; k = 10, 4, 2 winners as in REFERENCE.md); the readout uses
-    # each map's earliest spike time.  a+ doubles every 100 images: the LearningSet has
-    # 474 images, and with 500 the layers had barely moved after 400 images.
+    # the last globally pooled; k = 10, 4, 2 winners as in REFERENCE.md).  a+ doubles
+    # every 100 images: the LearningSet has 474 images, and with 500 the layers had barely
+    # moved after 400 images.  Three changes for the connectivity target at no accuracy
+    # cost (docs/network.md): conv2 threshold 45 instead of 60 (a kernel can shrink to
+    # fewer synapses), convergence measured over the alive synapses (a pruned layer no
+    # longer stops while its remaining weights are still moving), and the readout on the
+    # pooled spike latencies of conv2 (20x5x8) and conv3 (20) with C chosen by 5-fold
+    # cross-validation on the TrainingSet; all three chosen on TrainingSet
+    # cross-validation, not on the TestingSet.
     "caltech": NetworkSpec(
         image_size=(160, 250),
         layers=(
             LayerSpec(maps=4, kernel=5, threshold=10.0, k_winners=10, radius=5, pad=2,
                       pool_size=7, pool_stride=6, learn_images=2000),
-            LayerSpec(maps=20, kernel=17, threshold=60.0, k_winners=4, radius=2, pad=8,
+            LayerSpec(maps=20, kernel=17, threshold=45.0, k_winners=4, radius=2, pad=8,
                       pool_size=5, pool_stride=5, learn_images=4000),
             LayerSpec(maps=20, kernel=5, threshold=2.0, k_winners=2, radius=5, pad=2,
                       pool_size=1000, pool_stride=1000, learn_images=4000),
         ),
-        rate_double_every=100, readout="latency"),
+        rate_double_every=100, readout="latency", convergence_over="alive",
+        readout_layers=(1, 2), svm_c_grid=(0.01, 0.03, 0.1, 0.3, 1.0, 2.4),
+        readout_cv_repeats=3),
 }
 
 
@@ -156,6 +183,16 @@ class LayerReport:
     inference: LayerCounters = field(default_factory=LayerCounters)
     convergence_trace: list = field(default_factory=list)
     converged: bool = False
+
+
+def layer_convergence(layer: ConvLayer, over: str = "all") -> float:
+    """C = mean w(1-w) of a layer over ``"all"`` its synapses or the ``"alive"`` ones."""
+    if over == "all":
+        return layer.convergence()
+    if over == "alive":
+        alive = layer.real_weights()[layer.mask]
+        return convergence(alive) if alive.size else 0.0
+    raise ValueError(f"convergence_over {over!r}: use 'all' or 'alive'")
 
 
 class Network:
@@ -223,7 +260,7 @@ class Network:
             layer.learn_image(layer_in[img], a_plus, a_minus, prune.theta_at(count),
                               report.learning)
             report.upstream_syn_ops += int(upstream_ops[img])
-            c = layer.convergence()
+            c = layer_convergence(layer, spec.convergence_over)
             if count % 50 == 0:
                 report.convergence_trace.append((count + 1, round(c, 5)))
             if progress is not None:
@@ -244,6 +281,34 @@ def _encode(images: np.ndarray, spec: NetworkSpec) -> np.ndarray:
     return encode_images(images, spec.encoding)
 
 
+def fit_readout(features: np.ndarray, labels: np.ndarray, spec: NetworkSpec,
+                seed: int = 0) -> dict:
+    """Fit the readout SVM on the readout-training features as ``spec`` says.
+
+    C is ``spec.svm_c``, or (``spec.svm_c_grid`` not empty) the grid value with the best
+    stratified k-fold cross-validation accuracy on these images.  With
+    ``spec.readout_cv_repeats`` > 0 the repeated k-fold cross-validation accuracy at
+    that C is reported as ``cv_accuracy`` (a lower-variance estimate than one test
+    split).  Sets too small for a stratified split fall back to ``svm_c`` and report no
+    cross-validation figures.  Returns a dict with the fitted ``model``.
+    """
+    labels = np.asarray(labels)
+    can_split = cv_folds_for(labels, spec.readout_cv_folds) > 0
+    out: dict = {"C": float(spec.svm_c), "c_chosen_by": "preset", "c_grid": list(spec.svm_c_grid),
+                 "cv_scores": None, "cv_accuracy": None, "cv_folds": spec.readout_cv_folds,
+                 "cv_repeats": spec.readout_cv_repeats}
+    if spec.svm_c_grid and can_split:
+        out["C"], out["cv_scores"] = select_c(features, labels, spec.svm_c_grid,
+                                              spec.readout_cv_folds, seed)
+        out["c_grid"] = sorted(float(c) for c in spec.svm_c_grid)
+        out["c_chosen_by"] = "cross-validation on the readout-training images"
+    if spec.readout_cv_repeats > 0 and can_split:
+        out["cv_accuracy"] = cv_accuracy(features, labels, out["C"], spec.readout_cv_folds,
+                                         spec.readout_cv_repeats, seed)
+    out["model"] = train_readout(features, labels, C=out["C"], seed=seed)
+    return out
+
+
 def run_network(data: Dataset, spec: NetworkSpec, prune: PruneSpec, seed: int = 0,
                 fixed: FixedPointFormat | None = None, progress=None) -> dict:
     """Train layer by layer, fit the readout, evaluate; return the report as a dict.
@@ -251,6 +316,11 @@ def run_network(data: Dataset, spec: NetworkSpec, prune: PruneSpec, seed: int = 
     ``progress(layer, done, total, convergence)`` is called after each learning image
     (``layer = -1`` with ``done``/``total`` for the inference phase).
     """
+    n_layers = len(spec.layers)
+    if not spec.readout_layers or any(not -n_layers <= i < n_layers for i in spec.readout_layers):
+        raise ValueError(f"readout_layers {spec.readout_layers}: indices of the "
+                         f"{n_layers} layers expected")
+    readout_layers = sorted({i % n_layers for i in spec.readout_layers})
     t0 = time.perf_counter()
     cpu0 = time.process_time()
     net = Network(spec, seed=seed, fixed=fixed)
@@ -273,7 +343,8 @@ def run_network(data: Dataset, spec: NetworkSpec, prune: PruneSpec, seed: int = 
     feats = {}
     for name, times in (("train", train), ("test", test)):
         x = times
-        for index in range(len(spec.layers)):
+        parts = []
+        for index in range(n_layers):
             t_inf, c_inf = time.perf_counter(), time.process_time()
             x, ops = net.layer_output(index, x)
             rep = reports[index].inference
@@ -281,11 +352,16 @@ def run_network(data: Dataset, spec: NetworkSpec, prune: PruneSpec, seed: int = 
             rep.cpu_time_s += time.process_time() - c_inf
             rep.syn_ops += int(ops.sum())
             rep.images += len(times)
+            if index in readout_layers:
+                parts.append(spike_features(x, net.time_steps, spec.readout))
             if progress is not None:
-                progress(-1, index + 1, len(spec.layers), 0.0)
-        feats[name] = spike_features(x, net.time_steps, spec.readout)
+                progress(-1, index + 1, n_layers, 0.0)
+        feats[name] = np.hstack(parts)
     t_svm = time.perf_counter()
-    model = train_readout(feats["train"], data.train_labels, C=spec.svm_c, seed=seed)
+    readout = fit_readout(feats["train"], data.train_labels, spec, seed)
+    model = readout.pop("model")
+    readout["layers"] = [f"conv{i + 1}" for i in readout_layers]
+    readout["features"] = int(feats["train"].shape[1])
     acc = accuracy(model, feats["test"], data.test_labels)
     train_acc = accuracy(model, feats["train"], data.train_labels)
     svm_s = time.perf_counter() - t_svm
@@ -309,7 +385,8 @@ def run_network(data: Dataset, spec: NetworkSpec, prune: PruneSpec, seed: int = 
             "connectivity": {"alive": alive, "total": total, "fraction": alive / total,
                              "alive_per_map": layer.mask.reshape(layer.maps, -1).sum(axis=1)
                              .tolist()},
-            "convergence": layer.convergence(), "learning": learning, "inference": inference,
+            "convergence": layer_convergence(layer, spec.convergence_over),
+            "learning": learning, "inference": inference,
         })
     alive, total = net.connectivity()
     learn_syn = sum(l["learning"]["syn_ops"] + l["learning"]["upstream_syn_ops"] for l in layers_out)
@@ -324,6 +401,7 @@ def run_network(data: Dataset, spec: NetworkSpec, prune: PruneSpec, seed: int = 
         "prune": dataclasses.asdict(prune),
         "accuracy": acc,
         "train_accuracy": train_acc,
+        "readout": readout,
         "connectivity": {"alive": alive, "total": total, "fraction": alive / total},
         "layers": layers_out,
         "learning": {"syn_ops": learn_syn, "stdp_updates": learn_stdp,

@@ -108,6 +108,11 @@ def test_compare_end_to_end_pruning_cuts_work_keeps_accuracy(tmp_path, capsys, s
         assert layer["convergence"] < 0.01
         assert 0 < layer["connectivity"]["alive"] <= layer["connectivity"]["total"]
     assert r["targets"]["accuracy_loss_points"]["met"] in (True, False)
+    # The small preset has a fixed C and no cross-validation figure: the CV loss is
+    # reported as not available rather than invented.
+    assert pruned["readout"]["C"] == SMALL.svm_c and pruned["readout"]["c_chosen_by"] == "preset"
+    assert red["accuracy_loss_points_cv"] is None
+    assert r["targets"]["accuracy_loss_points_cv"]["met"] is None
 
 
 def test_fixed_point_single_run_writes_report(tmp_path, capsys, small_preset):
@@ -132,6 +137,7 @@ def test_sweep_writes_json_and_png(tmp_path, capsys, small_preset, monkeypatch):
     assert [row["theta_p"] for row in sweep["theta"]] == [0.0, 0.3]
     assert sweep["theta"][0]["connectivity"] == 1.0
     assert sweep["theta"][1]["connectivity"] < 1.0
+    assert sweep["theta"][0]["cv_accuracy"] is None      # the small preset computes none
     assert sweep["weight_bits"][0]["mode"] == "fixed"
     assert sweep["time_steps"][0]["time_steps"] == 6
     png = (tmp_path / "sweep_digits.png").read_bytes()
