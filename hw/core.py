@@ -324,8 +324,9 @@ class TTFSCore(wiring.Component):
         def col_addr(slot, entry):
             return slot * n_words + entry // word_bits if n_words > 1 else slot
 
-        # the read synapse's place, for its mask bit (read while the response waits)
-        rsp_slot, rsp_entry = Signal.like(cmd_slot), Signal.like(cmd_entry)
+        # the read synapse's mask bit in every (lane, bank), taken with the command; the
+        # response picks one of them (see below)
+        rsp_bits = Signal(n_lanes * n_banks)
         with m.If(access_accept):
             with m.If(cmd.write):
                 with m.If(cmd_in_range):
@@ -358,25 +359,24 @@ class TTFSCore(wiring.Component):
                                     ]
             with m.Else():
                 m.d.sync += [rsp_valid.eq(1), rsp_lane.eq(cmd_lane), rsp_bank.eq(cmd_bank),
-                             rsp_slot.eq(cmd_slot), rsp_entry.eq(cmd_entry),
                              rsp_in_range.eq(cmd_in_range)]
                 for k in range(n_lanes):
                     for b in range(n_banks):
                         m.d.comb += [weight_rd[k][b].addr.eq(cmd_entry * slots + cmd_slot),
                                      weight_rd[k][b].en.eq(1)]
-        # Nothing else reads while a response waits (commands and samples are both held
-        # off): the weight read ports hold their data while not enabled, and the mask
-        # bit is read then from the registered place - not in the cycle the command is
-        # taken, which would put the command decode, the row-mask read and a 16:1 word
-        # multiplexer in one path.
+                        if cfg.pruning:
+                            m.d.comb += rowmask_rd[k][b].addr.eq(cmd_entry)
+                            m.d.sync += rsp_bits[k * n_banks + b].eq(
+                                rowmask_rd[k][b].data.bit_select(cmd_slot, 1))
+        # The weight read ports hold their data while not enabled, and nothing else reads
+        # while a response waits (commands and samples are both held off), so the
+        # response's weight is taken straight from the ports.  Its mask bit is split in
+        # two halves: every memory's bit is registered when the command is taken (the
+        # row-mask read and an 8:1 bit select), and the response picks one of those
+        # registers (the (lane, bank) multiplexer).  Static timing sees every read
+        # address source, so in one cycle this was the design's critical path.
         if cfg.pruning:
-            with m.If(rsp_valid):
-                for k in range(n_lanes):
-                    for b in range(n_banks):
-                        m.d.comb += rowmask_rd[k][b].addr.eq(rsp_entry)
-            rsp_row = Array(Array(rowmask_rd[k][b].data for b in range(n_banks))
-                            for k in range(n_lanes))[rsp_lane][rsp_bank]
-            rsp_mask = rsp_row.bit_select(rsp_slot, 1)
+            rsp_mask = rsp_bits.bit_select(rsp_lane * n_banks + rsp_bank, 1)
         rsp = self.access_rsp.payload
         rsp_weight = Array(Array(weight_rd[k][b].data for b in range(n_banks))
                            for k in range(n_lanes))[rsp_lane][rsp_bank]
