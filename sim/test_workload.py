@@ -53,7 +53,8 @@ def _params() -> dict:
 async def workload_run(dut):
     """Run the workload file's samples, checked against the golden model."""
     params = _params()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    model_seconds = 0.0     # CPU time of the golden model (docs/verification.md)
     run = load_workload(params["workload"])
     cfg = run["cfg"]
     registers = [CoreRegisters(**r) for r in run["registers"]]
@@ -82,7 +83,9 @@ async def workload_run(dut):
                 f.write(f"{k} {len(samples)}\n")
         tb.set_registers(regs)            # the host's register writes between samples
         await RisingEdge(dut.clk)
+        model_started = time.process_time()
         expected = model.run_sample(events, regs, skip_decided=skip)
+        model_seconds += time.process_time() - model_started
         observed, aborted = await tb.run_checked_sample(board, k, events, expected)
         if aborted:
             break
@@ -128,6 +131,8 @@ async def workload_run(dut):
         "load_cycles": load_cycle, "workload_cycles": run_end_cycle - load_cycle,
         "sim_cycles": tb.cycles.now(), "aborted": aborted,
         "sim_wall_seconds": time.perf_counter() - started,
+        "sim_cpu_seconds": time.process_time() - cpu_started,
+        "model_seconds": round(model_seconds, 3),
     })
     with open(params["result_path"], "w") as f:
         json.dump(result, f)

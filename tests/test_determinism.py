@@ -20,7 +20,7 @@ from spikeforge.golden.config_fuzz import make_case
 from spikeforge.golden.core_model import CoreModel
 
 # keys whose values measure wall-clock time or where a run happened
-_TIMING_KEY = re.compile(r"(seconds|_s|wall|elapsed|duration|timestamp|date|cycles_per_minute"
+_TIMING_KEY = re.compile(r"(seconds|_s|wall|elapsed|duration|timestamp|date|cycles_per_(cpu_)?minute"
                          r"(_with_build)?|build_reused|run_dir)$")
 
 
