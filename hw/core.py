@@ -243,11 +243,17 @@ class TTFSCore(wiring.Component):
         w_entry = [Signal(range(entries), name=f"w_entry_b{b}") for b in range(n_banks)]
         m.d.sync += [v.eq(0) for v in w_valid]
 
+        # A bank entry (row) is bit ``bit_of(entry)`` of column-mask word ``word_of(entry)``
+        # (with several words, word_bits is 32: both are fields of the entry).
         def word_of(entry):
             return entry >> 5 if n_words > 1 else Const(0, 1)
 
         def bit_of(entry):
             return entry[:5] if n_words > 1 else entry
+
+        def col_addr(slot, entry):
+            """Address of the column-mask word holding row ``entry`` of neuron slot ``slot``."""
+            return slot * n_words + word_of(entry)
 
         # Mask write-back without bit write enables (they would split each mask memory
         # into 1-bit slices) and without carrying mask words through the pipeline (they
@@ -306,7 +312,7 @@ class TTFSCore(wiring.Component):
                                 rowmask_wr[k][b].data.eq(
                                     rowmask_rd[k][b].data & ~(Const(1, slots) << winner_slot)),
                                 rowmask_wr[k][b].en.eq(unit.pruned),
-                                colmask_wr[k][b].addr.eq(winner_slot * n_words + done_word),
+                                colmask_wr[k][b].addr.eq(col_addr(winner_slot, done_entry)),
                                 colmask_wr[k][b].data.eq(column_word),
                                 colmask_wr[k][b].en.eq(unit.pruned),
                             ]
@@ -320,9 +326,6 @@ class TTFSCore(wiring.Component):
         # A write changes one bit of a row-mask word and one of a column-mask word:
         # both are read (asynchronously) and written back with the bit changed in the
         # cycle the command is taken, so a write takes one cycle like a read.
-
-        def col_addr(slot, entry):
-            return slot * n_words + entry // word_bits if n_words > 1 else slot
 
         # the read synapse's mask bit in every (lane, bank), taken with the command; the
         # response picks one of them (see below)
@@ -341,8 +344,7 @@ class TTFSCore(wiring.Component):
                                 ]
                                 if cfg.pruning:
                                     row_bit = Const(1, slots) << cmd_slot
-                                    col_bit = Const(1, word_bits) << (
-                                        cmd_entry % word_bits if n_words > 1 else cmd_entry)
+                                    col_bit = Const(1, word_bits) << bit_of(cmd_entry)
                                     row_word = rowmask_rd[k][b].data
                                     col_word = colmask_rd[k][b].data
                                     m.d.comb += [
