@@ -45,12 +45,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..config import CoreConfig
 from ..errors import UserError
 
 __all__ = ["SIMULATORS", "SimBuild", "build_core", "run_cocotb", "run_cocotb_test",
            "default_cache_dir", "verilator_cxx_opt", "verilator_public_mode", "top_ports",
+           "toolchain_key", "cached_build",
            "simulator_available", "fst_supported"]
 
 SIMULATORS = ("verilator", "icarus")
@@ -359,14 +361,65 @@ def _get_runner(sim: str):
     return get_runner(sim)
 
 
+def toolchain_key(sim: str) -> dict:
+    """The simulator settings a compiled build depends on besides its Verilog: for
+    Verilator the C++ optimisation and the public mode (part of every cache key)."""
+    return {"opt": verilator_cxx_opt() if sim == "verilator" else None,
+            "public": verilator_public_mode() if sim == "verilator" else None}
+
+
 def _build_key(cfg: CoreConfig, sim: str, trace: str) -> dict:
-    """Everything a build depends on (its cache key): config, hardware sources,
+    """Everything a core build depends on (its cache key): config, hardware sources,
     simulator, trace kind and, for Verilator, the C++ optimisation and public mode."""
     return {"config": cfg.to_dict(), "hw": _hw_source_digest(), "sim": sim, "trace": trace,
-            "opt": verilator_cxx_opt() if sim == "verilator" else None,
-            "public": verilator_public_mode() if sim == "verilator" else None,
+            **toolchain_key(sim),
             "icarus_std": "-g2005" if sim == "icarus" else None,
             "fst": fst_supported() if trace == "waves" and sim == "verilator" else False}
+
+
+def cached_build(*, sim: str, key: dict, cache_dir: Path, name: str, top: str,
+                 verilog: Callable[[], str], build_args: list[str], waves: bool = False,
+                 stamp_name: str = _STAMP) -> tuple[Path, float, bool]:
+    """Compile the Verilog of module ``top`` for ``sim`` in ``cache_dir/name-<digest of
+    key>``, or reuse that directory while its stamp equals ``key`` (which must hold
+    :func:`toolchain_key`).  ``verilog()`` is called only when a build is needed.  With
+    Verilator in the ``"ports"`` public mode only ``top``'s ports are visible to cocotb
+    (the module docstring).  Returns ``(build_dir, build_seconds, reused)``; a failed
+    build raises RuntimeError with the tail of its log.  One builder for the core and
+    the board top."""
+    runner = _get_runner(sim)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    build_dir = cache_dir / f"{name}-{digest}"
+    binary = build_dir / (top if sim == "verilator" else "sim.vvp")
+    with _locked(cache_dir / f".{build_dir.name}.lock"):
+        stamp = build_dir / stamp_name
+        if binary.exists() and stamp.exists() and json.loads(stamp.read_text()) == key:
+            return build_dir, 0.0, True
+        if build_dir.exists():
+            shutil.rmtree(build_dir)
+        build_dir.mkdir(parents=True)
+        started = time.perf_counter()
+        source = build_dir / f"{top}.v"
+        text = verilog()
+        source.write_text(text)
+        sources, args = [source], list(build_args)
+        if sim == "verilator" and key["public"] == "ports":
+            # after the runner's --public-flat-rw, so it wins (the module docstring)
+            args.append("--no-public-flat-rw")
+            sources.append(_public_ports_control_file(text, build_dir / "public_ports.vlt",
+                                                      top=top))
+        log_file = build_dir / "build.log"
+        try:
+            with _build_environment(sim, cache_dir):
+                runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
+                             build_args=args, timescale=TIMESCALE, waves=waves,
+                             log_file=log_file)
+        except (RuntimeError, SystemExit) as exc:
+            tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+            raise RuntimeError(f"{sim} build of {source} failed ({exc}); log {log_file}:\n"
+                               f"{tail}") from None
+        stamp.write_text(json.dumps(key, sort_keys=True))
+        return build_dir, time.perf_counter() - started, False
 
 
 def build_core(cfg: CoreConfig, sim: str = "verilator", *, waves: bool = False,
@@ -376,56 +429,30 @@ def build_core(cfg: CoreConfig, sim: str = "verilator", *, waves: bool = False,
         raise UserError(f"unknown simulator {sim!r}: allowed {', '.join(SIMULATORS)}")
     if saif and sim != "verilator":
         raise UserError("SAIF activity files need Verilator (--sim verilator)")
-    runner = _get_runner(sim)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     trace = "saif" if saif else ("waves" if waves else "plain")
-    key = _build_key(cfg, sim, trace)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    build_dir = cache_dir / f"{sim}-{trace}-{digest}"
-    binary = build_dir / (TOP if sim == "verilator" else "sim.vvp")
-    with _locked(cache_dir / f".{build_dir.name}.lock"):
-        stamp = build_dir / _STAMP
-        if binary.exists() and stamp.exists() and json.loads(stamp.read_text()) == key:
-            return SimBuild(cfg, sim, build_dir, waves or saif, saif, 0.0, True)
-        if build_dir.exists():
-            shutil.rmtree(build_dir)
-        build_dir.mkdir(parents=True)
-        started = time.perf_counter()
+    # Icarus: cocotb's runner passes -g2012, under which a declaration initialiser
+    # raises no event, so the trigger register Yosys adds to run every `always @*`
+    # once at time 0 does nothing and a comb block whose inputs keep their initial
+    # values stays X (the first sample after load then went wrong).  Amaranth emits
+    # Verilog-2005; the later -g flag wins.
+    build_args = ["-g2005"] if sim == "icarus" else []
+    if sim == "verilator":
+        build_args = list(VERILATOR_ARGS)
+        if saif:
+            build_args.append("--trace-saif")
+        elif waves and fst_supported():
+            build_args.append("--trace-fst")
+
+    def verilog() -> str:
         from ..hw.export import generate_verilog
 
-        source = build_dir / f"{TOP}.v"
-        verilog = generate_verilog(cfg, TOP)
-        source.write_text(verilog)
-        sources = [source]
-        # Icarus: cocotb's runner passes -g2012, under which a declaration initialiser
-        # raises no event, so the trigger register Yosys adds to run every `always @*`
-        # once at time 0 does nothing and a comb block whose inputs keep their initial
-        # values stays X (the first sample after load then went wrong).  Amaranth emits
-        # Verilog-2005; the later -g flag wins.
-        build_args = ["-g2005"] if sim == "icarus" else []
-        if sim == "verilator":
-            build_args = list(VERILATOR_ARGS)
-            if key["public"] == "ports":
-                # after the runner's --public-flat-rw, so it wins (the module docstring)
-                build_args.append("--no-public-flat-rw")
-                sources.append(_public_ports_control_file(verilog, build_dir / "public_ports.vlt"))
-            if saif:
-                build_args.append("--trace-saif")
-            elif waves and fst_supported():
-                build_args.append("--trace-fst")
-        log_file = build_dir / "build.log"
-        try:
-            with _build_environment(sim, cache_dir):
-                runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
-                             build_args=build_args, timescale=TIMESCALE,
-                             waves=waves or saif, log_file=log_file)
-        except (RuntimeError, SystemExit) as exc:
-            tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
-            raise RuntimeError(f"{sim} build of {source} failed ({exc}); log {log_file}:\n"
-                               f"{tail}") from None
-        stamp.write_text(json.dumps(key, sort_keys=True))
-        return SimBuild(cfg, sim, build_dir, waves or saif, saif,
-                        time.perf_counter() - started, False)
+        return generate_verilog(cfg, TOP)
+
+    build_dir, seconds, reused = cached_build(
+        sim=sim, key=_build_key(cfg, sim, trace), cache_dir=cache_dir, name=f"{sim}-{trace}",
+        top=TOP, verilog=verilog, build_args=build_args, waves=waves or saif)
+    return SimBuild(cfg, sim, build_dir, waves or saif, saif, seconds, reused)
 
 
 def run_cocotb_test(*, sim: str, build_dir: Path, params: dict, test_module: str,

@@ -9,9 +9,6 @@ link parameters, hardware sources) like :mod:`spikeforge.sim.runner`'s core buil
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,27 +67,14 @@ def build_board_sim(cfg: CoreConfig, *, batch_events: int = 1024, batch_outputs:
     with Verilator (cached).  ``divisor``: UART clock cycles per bit (4 = 25 Mbaud)."""
     from ..sim import runner as core_runner
 
-    reason = core_runner.simulator_available("verilator")
-    if reason:
-        raise UserError(reason)
-    from cocotb_tools.runner import get_runner
-
     cache_dir = Path(cache_dir) if cache_dir is not None else core_runner.default_cache_dir()
     key = {"config": cfg.to_dict(), "hw": core_runner._hw_source_digest(),
            "host_protocol": _protocol_digest(), "batch_events": batch_events,
            "batch_outputs": batch_outputs, "divisor": divisor,
-           "period_ns": SIM_CLOCK_PERIOD_NS, "frame_timeout": SIM_FRAME_TIMEOUT}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    build_dir = cache_dir / f"board-verilator-{digest}"
-    binary = build_dir / TOP
-    with core_runner._locked(cache_dir / f".{build_dir.name}.lock"):
-        stamp = build_dir / _STAMP
-        if binary.exists() and stamp.exists() and json.loads(stamp.read_text()) == key:
-            return BoardSimBuild(cfg, batch_events, batch_outputs, build_dir, 0.0, True, divisor)
-        if build_dir.exists():
-            shutil.rmtree(build_dir)
-        build_dir.mkdir(parents=True)
-        started = time.perf_counter()
+           "period_ns": SIM_CLOCK_PERIOD_NS, "frame_timeout": SIM_FRAME_TIMEOUT,
+           **core_runner.toolchain_key("verilator")}
+
+    def board_verilog() -> str:
         from amaranth.back import verilog
 
         from ..hw.host_system import HostSystem
@@ -99,22 +83,13 @@ def build_board_sim(cfg: CoreConfig, *, batch_events: int = 1024, batch_outputs:
         top = HostSystem(cfg, clk_freq=clk_freq, baud=clk_freq / divisor,
                          batch_events=batch_events, batch_outputs=batch_outputs,
                          frame_timeout=SIM_FRAME_TIMEOUT)
-        source = build_dir / f"{TOP}.v"
-        source.write_text(verilog.convert(top, name=TOP, emit_src=False))
-        log_file = build_dir / "build.log"
-        try:
-            with core_runner._build_environment("verilator"):
-                get_runner("verilator").build(
-                    sources=[source], hdl_toplevel=TOP, build_dir=build_dir,
-                    build_args=list(core_runner.VERILATOR_ARGS),
-                    timescale=core_runner.TIMESCALE, log_file=log_file)
-        except (RuntimeError, SystemExit) as exc:
-            tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
-            raise RuntimeError(f"verilator build of {source} failed ({exc}); log {log_file}:\n"
-                               f"{tail}") from None
-        stamp.write_text(json.dumps(key, sort_keys=True))
-        return BoardSimBuild(cfg, batch_events, batch_outputs, build_dir,
-                             time.perf_counter() - started, False, divisor)
+        return verilog.convert(top, name=TOP, emit_src=False)
+
+    build_dir, seconds, reused = core_runner.cached_build(
+        sim="verilator", key=key, cache_dir=cache_dir, name="board-verilator", top=TOP,
+        verilog=board_verilog, build_args=list(core_runner.VERILATOR_ARGS),
+        stamp_name=_STAMP)
+    return BoardSimBuild(cfg, batch_events, batch_outputs, build_dir, seconds, reused, divisor)
 
 
 def _protocol_digest() -> str:
