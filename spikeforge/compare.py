@@ -265,28 +265,19 @@ def _phase_summary(result: dict) -> dict:
     }
 
 
-def _spike_times(spikes_per_sample, n_neurons: int, time_steps: int) -> np.ndarray:
-    times = np.full((len(spikes_per_sample), n_neurons), time_steps, dtype=np.int64)
-    for k, spikes in enumerate(spikes_per_sample):
-        for neuron, t in spikes:
-            times[k, neuron] = min(times[k, neuron], t)
-    return times
-
-
 def _accuracy(cfg, regs, weights, mask, train, train_labels, test_spikes, test_labels) -> float:
     """LinearSVC on latency features of the output spike times: trained on the readout
     set (outputs of the sample-level model with the RTL's end weights), evaluated on the
     RTL's inference outputs."""
     from .golden.fc_layer import infer_fc_layer_fixed
-    from .golden.readout import accuracy, spike_features, train_readout
+    from .golden.readout import accuracy, train_readout
+    from .workloads import output_latency_features
 
-    train_out = infer_fc_layer_fixed(cfg, regs, weights, mask, train).spikes
-    t_train = _spike_times(train_out, cfg.n_neurons, cfg.time_steps)
-    t_test = _spike_times(test_spikes, cfg.n_neurons, cfg.time_steps)
     if len(set(int(x) for x in train_labels)) < 2:
         return None
-    f_train = spike_features(t_train, cfg.time_steps, "latency")
-    f_test = spike_features(t_test, cfg.time_steps, "latency")
+    train_out = infer_fc_layer_fixed(cfg, regs, weights, mask, train).spikes
+    f_train = output_latency_features(cfg, train_out)
+    f_test = output_latency_features(cfg, test_spikes)
     model = train_readout(f_train, train_labels)
     return accuracy(model, f_test, test_labels)
 

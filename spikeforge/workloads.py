@@ -52,7 +52,8 @@ from .config import CoreConfig, CoreRegisters
 from .errors import UserError
 
 __all__ = ["LearningSchedule", "DigitsWorkload", "make_digits_workload", "image_side",
-           "times_to_events", "load_workload", "DEFAULT_SCHEDULE", "schedule_figures"]
+           "times_to_events", "load_workload", "DEFAULT_SCHEDULE", "schedule_figures",
+           "output_latency_features"]
 
 
 def _check_fraction(name: str, value, alternative: str = "") -> None:
@@ -313,6 +314,21 @@ def load_workload(json_path) -> dict:
     return meta
 
 
+# ------------------------------------------------------------------------- readout features
+
+def output_latency_features(cfg: CoreConfig, spikes_per_sample) -> np.ndarray:
+    """The readout's features of the core's output: per sample and neuron the latency
+    feature ``(T - t) / T`` of its first spike (0 if it never fired), from the
+    ``(neuron, time)`` spike lists of each sample."""
+    from .golden.readout import spike_features
+
+    times = np.full((len(spikes_per_sample), cfg.n_neurons), cfg.time_steps, dtype=np.int64)
+    for k, spikes in enumerate(spikes_per_sample):
+        for neuron, t in spikes:
+            times[k, neuron] = min(times[k, neuron], t)
+    return spike_features(times, cfg.time_steps, "latency")
+
+
 # ------------------------------------------------------------------------- schedule figures
 
 def schedule_figures(cfg: CoreConfig, schedule: LearningSchedule = DEFAULT_SCHEDULE, *,
@@ -334,12 +350,12 @@ def schedule_figures(cfg: CoreConfig, schedule: LearningSchedule = DEFAULT_SCHED
     counts leave no validation images or exceed the data set.  Takes ~10 s per seed for
     the demo sizes on one core.
     """
-    from .compare import _spike_times
+    from .compare import MAX_TRAIN
     from .golden.core_model import CoreModel
     from .golden.fc_layer import infer_fc_layer_fixed
-    from .golden.readout import accuracy, spike_features, train_readout
+    from .golden.readout import accuracy, train_readout
 
-    n_pool = 1347   # the digits' training split: learning, readout training, validation
+    n_pool = MAX_TRAIN   # the digits' training split: learning, readout training, validation
     # at least one image must be left over for validation
     _check_count("readout-training samples", n_readout, n_pool - 1, minimum=2)
     wl = make_digits_workload(cfg, n_learn=n_learn, n_train=n_pool, n_test=n_infer,
@@ -358,10 +374,8 @@ def schedule_figures(cfg: CoreConfig, schedule: LearningSchedule = DEFAULT_SCHED
         regs = wl.infer_registers(pruning)
 
         def features(samples):
-            spikes = infer_fc_layer_fixed(vcfg, regs, model.weights, model.mask,
-                                          samples).spikes
-            return spike_features(_spike_times(spikes, vcfg.n_neurons, vcfg.time_steps),
-                                  vcfg.time_steps, "latency")
+            return output_latency_features(
+                vcfg, infer_fc_layer_fixed(vcfg, regs, model.weights, model.mask, samples).spikes)
 
         readout = train_readout(features(wl.train[:n_readout]), wl.train_labels[:n_readout])
         for label, (samples, labels) in sets.items():

@@ -15,14 +15,13 @@ import math
 import numpy as np
 import pytest
 
-from spikeforge.compare import _spike_times
 from spikeforge.config import load_config
 from spikeforge.errors import UserError
 from spikeforge.golden.core_model import CoreModel
 from spikeforge.golden.fc_layer import infer_fc_layer_fixed
-from spikeforge.golden.readout import accuracy, spike_features, train_readout
+from spikeforge.golden.readout import accuracy, train_readout
 from spikeforge.workloads import (DEFAULT_SCHEDULE, LearningSchedule, make_digits_workload,
-                                  schedule_figures)
+                                  output_latency_features, schedule_figures)
 
 #: the schedule shipped before this one (threshold 0.3, a+ 0.5, initial weights 0.5)
 PREVIOUS_SCHEDULE = LearningSchedule(threshold_fraction=0.3, a_plus=0.5, w_init_mean=0.5)
@@ -52,9 +51,8 @@ def _validation_accuracy(cfg, wl, model, pruning):
     regs = wl.infer_registers(pruning)
 
     def features(samples):
-        spikes = infer_fc_layer_fixed(c, regs, model.weights, model.mask, samples).spikes
-        return spike_features(_spike_times(spikes, c.n_neurons, c.time_steps), c.time_steps,
-                              "latency")
+        return output_latency_features(
+            c, infer_fc_layer_fixed(c, regs, model.weights, model.mask, samples).spikes)
 
     readout = train_readout(features(wl.train[:N_READOUT]), wl.train_labels[:N_READOUT])
     return accuracy(readout, features(wl.train[VALIDATION]), wl.train_labels[VALIDATION])
