@@ -280,8 +280,15 @@ class ConvLayer:
     def connectivity(self) -> tuple[int, int]:
         return int(self.mask.sum()), int(self.mask.size)
 
-    def convergence(self) -> float:
-        return convergence(self.real_weights())
+    def convergence(self, over: str = "all") -> float:
+        """C = mean w(1-w) over ``"all"`` synapses (pruned ones count 0) or only the
+        ``"alive"`` ones (0.0 if none is left)."""
+        if over == "all":
+            return convergence(self.real_weights())
+        if over == "alive":
+            alive = self.real_weights()[self.mask]
+            return convergence(alive) if alive.size else 0.0
+        raise ValueError(f"convergence_over {over!r}: use 'all' or 'alive'")
 
     # -- integration ------------------------------------------------------------------
     def forward_patches(self, patches: np.ndarray):

@@ -29,8 +29,8 @@ import numpy as np
 
 from .datasets import Dataset
 from .encoding import EncodingParams, encode_images
-from .layers import (ConvLayer, FixedPointFormat, LayerCounters, convergence,
-                     learning_rates, pointwise_inhibition, pool_times)
+from .layers import (ConvLayer, FixedPointFormat, LayerCounters, learning_rates,
+                     pointwise_inhibition, pool_times)
 from .readout import (accuracy, cv_accuracy, cv_folds_for, select_c, spike_features,
                       train_readout)
 
@@ -185,16 +185,6 @@ class LayerReport:
     converged: bool = False
 
 
-def layer_convergence(layer: ConvLayer, over: str = "all") -> float:
-    """C = mean w(1-w) of a layer over ``"all"`` its synapses or the ``"alive"`` ones."""
-    if over == "all":
-        return layer.convergence()
-    if over == "alive":
-        alive = layer.real_weights()[layer.mask]
-        return convergence(alive) if alive.size else 0.0
-    raise ValueError(f"convergence_over {over!r}: use 'all' or 'alive'")
-
-
 class Network:
     """The layers of a :class:`NetworkSpec` with weights and masks."""
 
@@ -260,7 +250,7 @@ class Network:
             layer.learn_image(layer_in[img], a_plus, a_minus, prune.theta_at(count),
                               report.learning)
             report.upstream_syn_ops += int(upstream_ops[img])
-            c = layer_convergence(layer, spec.convergence_over)
+            c = layer.convergence(spec.convergence_over)
             if count % 50 == 0:
                 report.convergence_trace.append((count + 1, round(c, 5)))
             if progress is not None:
@@ -385,7 +375,7 @@ def run_network(data: Dataset, spec: NetworkSpec, prune: PruneSpec, seed: int = 
             "connectivity": {"alive": alive, "total": total, "fraction": alive / total,
                              "alive_per_map": layer.mask.reshape(layer.maps, -1).sum(axis=1)
                              .tolist()},
-            "convergence": layer_convergence(layer, spec.convergence_over),
+            "convergence": layer.convergence(spec.convergence_over),
             "learning": learning, "inference": inference,
         })
     alive, total = net.connectivity()

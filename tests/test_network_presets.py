@@ -113,18 +113,17 @@ def test_digits_preset_reads_out_both_layers_which_beats_conv2_alone():
 
 def test_layer_convergence_over_all_or_alive_synapses():
     from spikeforge.golden.layers import ConvLayer
-    from spikeforge.golden.network import layer_convergence
 
     layer = ConvLayer(in_channels=1, maps=1, kernel=2, threshold=1.0)
     layer.init_weights(np.random.default_rng(0))
     layer.weights[...] = np.array([0.5, 0.5, 0.0, 0.0]).reshape(layer.weights.shape)
     layer.mask[...] = np.array([True, True, False, False]).reshape(layer.mask.shape)
-    assert layer_convergence(layer, "all") == pytest.approx(0.125)    # pruned count 0
-    assert layer_convergence(layer, "alive") == pytest.approx(0.25)
+    assert layer.convergence("all") == pytest.approx(0.125)    # pruned count 0
+    assert layer.convergence("alive") == pytest.approx(0.25)
     layer.mask[...] = False
-    assert layer_convergence(layer, "alive") == 0.0                   # nothing left to learn
+    assert layer.convergence("alive") == 0.0                   # nothing left to learn
     with pytest.raises(ValueError, match="convergence_over"):
-        layer_convergence(layer, "some")
+        layer.convergence("some")
 
 
 def test_readout_layers_out_of_range_is_refused_before_training():
