@@ -161,7 +161,6 @@ class BoardTop(Elaboratable):
         drive_leds(m, platform, [system.busy, system.batch_running], "led_buffer")
         return m
 
-
     @staticmethod
     def _add_pll_domain(m, platform, pll: PLLSetting) -> None:
         """``sync`` from an EHXPLLL on the board oscillator, held in reset until the PLL
