@@ -16,10 +16,17 @@ a cycle, "at c" means during cycle c):
 Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
 ``time < time_steps`` and ``time >= cur_time``; ``end=0`` beats that are not valid are
 *invalid*.  A *boundary* beat is the end beat or a valid beat with ``time > cur_time``.
-  * boundary beat while ``dirty``: it waits until the core is drained; then, if no
-    neuron crossed the threshold in the step (``crossed & ~fired`` is empty), the step
-    closes silently (``dirty = 0``) and the beat is handled below in the same cycle;
-    otherwise the phase becomes CLOSE.
+Every lane entry carries the *epoch* of its step (a parity bit, 0 at the start of a
+sample).
+  * learning, boundary beat while ``dirty``: it waits until the core is drained and
+    the emitter idle; then, if no neuron crossed the threshold in the step
+    (``crossed & ~fired`` is empty), the step closes silently (``dirty = 0``) and the
+    beat is handled below in the same cycle (the drain is checked first); otherwise
+    the phase becomes CLOSE.
+  * inference, boundary beat: it waits while a step is *pending*; else, if ``dirty``
+    and (it is the end beat or every lane queue has room), the open step becomes the
+    pending one (its time and epoch are kept, ``epoch`` flips, ``dirty = 0``) and the
+    beat is handled below in the same cycle; a dirty step with no queue room waits.
   * end beat (not dirty): accepted; next phase is END, or STDP_WAIT if the STDP engine
     is still busy.
   * valid beat in learning after the winner: accepted, no effect (cur_time follows).
@@ -27,23 +34,31 @@ Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
     remaining beats are never offered).
   * other valid beat: accepted when every lane queue has room
     (``level + F_valid < fifo_depth``); ``cur_time = time``; ``dirty = 1``; the beat
-    enters the F stage (row-mask read).
+    enters the F stage (row-mask read) with the current ``epoch``.
   * invalid beat: accepted, counted as dropped.
   The first accepted beat of a sample is cycle 0.
+Pending step (inference) at c: once no entry of its epoch is in the F stage or a lane
+  (as of the start of c), it closes: with no newly crossed neuron
+  (``potential > threshold`` at the end of that step, not fired) it is simply dropped;
+  otherwise, if the emitter is idle, the newly crossed neurons are marked fired and
+  handed to the emitter (from c+1) with the step's time; if the emitter is busy, the
+  step waits.
 F stage at c: every lane whose slice (alive synapses of the row in that lane) is
-  non-zero pushes ``(index, slice)`` into its queue; visible to the lane at c+1.
+  non-zero pushes ``(index, slice, epoch)`` into its queue; visible to the lane at c+1.
 Lane at c: if its remaining slice is non-zero it picks one synapse (weight read; the
   update stage adds it at c+1).  If the slice is then empty it loads the next entry
   (used from c+1): the queue head, or, with the queue empty, the F stage's entry for
   this lane directly (bypass; it is then not queued).
 Drained at c: F stage empty and in every lane: queue empty, slice empty, update stage
   empty.
-CLOSE (1 cycle): ``newly = crossed & ~fired``; ``fired |= newly``; ``dirty = 0``.
-  No newly fired neuron -> RUN; inference -> EMIT; learning -> WTA.
+CLOSE (learning, 1 cycle): ``newly = crossed & ~fired``; ``fired |= newly``;
+  ``dirty = 0``.  No newly fired neuron -> RUN; else WTA.
 WTA: one cycle per newly fired neuron plus one (a two-stage scan in ascending index;
-  a strictly larger potential replaces the best), then EMIT of the winner only.  The cycle in which WTA decides
-  starts the STDP engine, which runs while the rest of the sample's events are consumed.
-EMIT: one beat per cycle (ascending neuron index) while the consumer is ready; then RUN.
+  a strictly larger potential replaces the best); the cycle in which it decides hands
+  the winner to the emitter (from the next cycle), returns to RUN and starts the STDP
+  engine, which runs while the rest of the sample's events are consumed.
+Emitter: one spike beat per cycle (ascending neuron index) while it holds spikes,
+  beside every phase (the consumer is assumed ready).
 STDP engine (busy from the cycle after WTA decides): the winner's synapses are split
   into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  1 cycle
   to fetch the first column-mask word of every bank, then each bank takes
@@ -52,7 +67,8 @@ STDP engine (busy from the cycle after WTA decides): the winner's synapses are s
   stages), and the engine is busy until both the scan and the last write-back are
   done (a trailing word without alive synapses can outlast the write-back).
 STDP_WAIT: waits while the STDP engine is busy, then END.
-END: the end beat, ``cycles = c_end`` (cycles since the first accepted beat).
+END: the end beat, from the first cycle ``c_end`` with no step pending and the emitter
+  idle; ``cycles = c_end`` (cycles since the first accepted beat).
 """
 
 from __future__ import annotations
@@ -69,7 +85,7 @@ __all__ = ["CoreModel", "SampleResult", "COUNTER_NAMES"]
 
 COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samples")
 
-_RUN, _CLOSE, _WTA, _EMIT, _STDP_WAIT, _END = range(6)
+_RUN, _CLOSE, _WTA, _STDP_WAIT, _END = range(5)
 
 #: cycles from the last STDP pick to its write-back (weight RAM read + the STDP unit's
 #: two pipeline stages); the STDP engine counts as busy until then
@@ -169,13 +185,13 @@ class CoreModel:
 
         ``skip_decided``: the producer skips (docs/core.md, "Skipping the rest of a
         decided sample"): after a beat taken while ``decided`` is 1, it sends the end
-        marker next and drops the sample's remaining events."""
+        marker next and drops the sample's remaining beats."""
         cfg = self.cfg
         regs.validate(cfg)
-        events = np.asarray(events, dtype=np.int64).reshape(-1, 2)
         learn = bool(regs.learn)
         n_lanes, depth = cfg.lanes, cfg.fifo_depth
         row_counts = self._row_lane_counts()
+        events = np.asarray(events, dtype=np.int64).reshape(-1, 2)
         # beats: (is_end, index, time)
         beats = [(False, int(i), int(t)) for i, t in events] + [(True, 0, 0)]
         result = SampleResult()
@@ -190,14 +206,25 @@ class CoreModel:
         dirty = False
         won = False
         winner = None
-        f_stage = None                                   # input index in the F stage
-        queues = [deque() for _ in range(n_lanes)]       # per lane: slice popcounts
-        remaining = [0] * n_lanes                        # per lane: slice bits left
+        f_stage = None              # (input indices, epoch) in the F stage
+        queues = [deque() for _ in range(n_lanes)]       # per lane: [popcount, epoch]
+        remaining = [0] * n_lanes                        # per lane: entry bits left
+        rem_epoch = [0] * n_lanes
         update_busy = [False] * n_lanes
-        emit_list: list[int] = []
+        update_epoch = [0] * n_lanes
+        epoch = 0                   # epoch tag of the open step's entries
+        pending = None              # inference: (time, potentials, epoch) of a step to close
+        emit_list: list[int] = []                        # the emitter's spikes left
+        emit_time = 0
         wta_cycles_left = 0
         stdp_busy_last = -1                              # last cycle the STDP engine is busy
         cycle = 0
+
+        def lanes_hold(ep):
+            """Some entry of epoch ``ep`` is still in the F stage or a lane."""
+            return ((f_stage is not None and f_stage[1] == ep) or any(
+                any(e == ep for _, e in queues[k]) or (remaining[k] and rem_epoch[k] == ep)
+                or (update_busy[k] and update_epoch[k] == ep) for k in range(n_lanes)))
 
         while True:
             drained = (f_stage is None and all(
@@ -205,8 +232,21 @@ class CoreModel:
                 for k in range(n_lanes)))
             space_ok = all(len(queues[k]) + (f_stage is not None) < depth
                            for k in range(n_lanes))
+            emitting = bool(emit_list)
             next_phase = phase
             next_f = None
+            next_pending = pending
+            new_emit = None
+
+            # inference: the pending step closes once its entries are all integrated
+            if pending is not None and not lanes_hold(pending[2]):
+                newly = np.flatnonzero((pending[1] > regs.threshold) & ~fired)
+                if len(newly) == 0:
+                    next_pending = None
+                elif not emitting:
+                    fired[newly] = True
+                    new_emit = ([int(j) for j in newly], pending[0])
+                    next_pending = None
 
             if phase == _RUN:
                 is_end, index, time = beats[beat_ptr]
@@ -215,12 +255,22 @@ class CoreModel:
                 accepted = False
                 boundary = is_end or (valid and time > cur_time)
                 blocked = dirty and boundary
-                if blocked and drained:
-                    if np.any((potentials > regs.threshold) & ~fired):
-                        next_phase = _CLOSE
-                    else:
+                if not learn:
+                    # steps overlap: a boundary hands the open step over to be closed
+                    # behind the front end, one step at a time
+                    if boundary and pending is not None:
+                        blocked = True
+                    elif blocked and (is_end or space_ok):
+                        next_pending = (cur_time, potentials.copy(), epoch)
+                        epoch ^= 1
+                        dirty = False
+                        blocked = False
+                elif blocked and drained:
+                    if not np.any((potentials > regs.threshold) & ~fired):
                         dirty = False          # nothing fired: the step closes silently
                         blocked = False
+                    elif not emitting:
+                        next_phase = _CLOSE
                 if blocked:
                     pass
                 elif is_end:
@@ -234,7 +284,7 @@ class CoreModel:
                         accepted = True
                         cur_time = time
                         dirty = True
-                        next_f = index
+                        next_f = (index, epoch)
                         if learn:
                             pre_spiked[index] = True
                         alive = self.mask[index]
@@ -258,20 +308,17 @@ class CoreModel:
                 dirty = False
                 if len(newly) == 0:
                     next_phase = _RUN
-                elif learn:
+                else:
                     wta_cycles_left = len(newly) + 1     # two-stage scan
                     best = newly[np.argmax(potentials[newly])]   # argmax: lowest index on ties
                     winner, won = int(best), True
                     result.winner, result.winner_time = winner, cur_time
-                    emit_list = [winner]
                     next_phase = _WTA
-                else:
-                    emit_list = [int(j) for j in newly]
-                    next_phase = _EMIT
             elif phase == _WTA:
                 wta_cycles_left -= 1
                 if wta_cycles_left == 0:
-                    next_phase = _EMIT
+                    new_emit = ([winner], cur_time)
+                    next_phase = _RUN
                     # fetch at cycle + 1, the scan from cycle + 2; busy until the scan
                     # ends and the last picked synapse has been written back
                     scan_cycles, last_pick = self._stdp_scan_timing(winner)
@@ -279,35 +326,41 @@ class CoreModel:
                     if last_pick is not None:
                         stdp_busy_last = max(stdp_busy_last,
                                              cycle + 2 + last_pick + STDP_WRITEBACK_DELAY)
-            elif phase == _EMIT:
-                result.out_events.append((emit_list.pop(0), cur_time, cycle))
-                if not emit_list:
-                    next_phase = _RUN
             elif phase == _STDP_WAIT:
                 if cycle > stdp_busy_last:
                     next_phase = _END
-            elif phase == _END:
+            elif phase == _END and not emitting and pending is None:
                 result.cycles = cycle
                 break
+
+            # the emitter: one spike beat per cycle, beside the phases (the end beat
+            # waits until it is idle)
+            if emitting:
+                result.out_events.append((emit_list.pop(0), emit_time, cycle))
+            if new_emit is not None:
+                emit_list, emit_time = new_emit
 
             # lanes (independent of the phase); the F stage's entries either go straight
             # into an idle lane with an empty queue (bypass) or into the queue
             for k in range(n_lanes):
-                incoming = int(row_counts[f_stage, k]) if f_stage is not None else 0
+                incoming = int(row_counts[f_stage[0], k]) if f_stage is not None else 0
+                in_epoch = f_stage[1] if f_stage is not None else 0
                 if remaining[k]:
                     update_busy[k] = True
+                    update_epoch[k] = rem_epoch[k]
                     remaining[k] -= 1
                 else:
                     update_busy[k] = False
                 if remaining[k] == 0 and queues[k]:
-                    remaining[k] = queues[k].popleft()
+                    remaining[k], rem_epoch[k] = queues[k].popleft()
                     if incoming:
-                        queues[k].append(incoming)
+                        queues[k].append([incoming, in_epoch])
                 elif remaining[k] == 0 and incoming:
-                    remaining[k] = incoming
+                    remaining[k], rem_epoch[k] = incoming, in_epoch
                 elif incoming:
-                    queues[k].append(incoming)
+                    queues[k].append([incoming, in_epoch])
             f_stage = next_f
+            pending = next_pending
             phase = next_phase
             cycle += 1
 

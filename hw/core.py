@@ -65,11 +65,15 @@ class TTFSCore(wiring.Component):
         # The front end takes one input event per cycle and reads its row-mask word in
         # every lane; one cycle later (the F stage) each lane with a non-zero slice gets
         # (row, slice), so events whose synapses are all pruned never reach a lane.  Lanes
-        # run decoupled and meet at time-step boundaries: a beat of a later step (or the
-        # end marker) waits until all lanes have drained; if a neuron crossed the
-        # threshold during the step (detected at write-back, no scan), CLOSE latches the
-        # crossings and EMIT sends them (inference) or WTA picks the winner among them
-        # (learning; integration then stops).  After the end marker STDP walks the
+        # run decoupled.  Every lane entry carries its step's epoch (parity) and lanes
+        # keep their crossings (detected at write-back, no scan) per epoch.  In inference
+        # steps overlap: a beat of a later step (or the end marker) hands the open step
+        # over as *pending* and goes on at once (one pending step at a time); once no
+        # entry of the pending epoch is left, its newly crossed neurons are latched into
+        # the emitter, which sends one spike beat per cycle beside everything else.  In
+        # learning the winner depends on the step's potentials, so a later step's beat
+        # waits until all lanes have drained; CLOSE latches the crossings and WTA picks
+        # the winner among them (integration then stops) for the emitter.  After the end marker STDP walks the
         # winner's column masks, all row banks in parallel, each with a priority encoder:
         # read a weight, one cycle later write back the STDP update and, if the pruning
         # rule fires, clear both mask bits.  END sends the cycle count.  Without
@@ -158,7 +162,12 @@ class TTFSCore(wiring.Component):
         f_valid = Signal()
         f_index = Signal(cfg.input_index_bits)
         pre_spiked = Signal(cfg.n_inputs)
-        emit_vec = Signal(cfg.n_neurons)
+        emit_vec = Signal(cfg.n_neurons)           # the emitter's spikes still to send
+        emit_time = Signal(cfg.time_bits)
+        epoch = Signal()                           # epoch of the open step's entries
+        f_epoch = Signal()
+        pending = Signal()                         # inference: a step waits to be closed
+        pending_time = Signal(cfg.time_bits)
         wta_vec = Signal(cfg.n_neurons)
         best = Signal(cfg.neuron_index_bits)
         best_potential = Signal(cfg.potential_bits)
@@ -176,6 +185,9 @@ class TTFSCore(wiring.Component):
 
         # ---------------------------------------------------------------- lanes
         drained = ~f_valid & ~Cat(*[lane.busy for lane in lanes]).any()
+        # no entry of the pending step's epoch (the other one) is left anywhere
+        pending_integrated = (~(f_valid & (f_epoch != epoch))
+                              & ~Cat(*[lane.holds.bit_select(~epoch, 1) for lane in lanes]).any())
         space_ok = Cat(*[(lane.level + f_valid) < cfg.fifo_depth for lane in lanes]).all()
         f_slice = [Signal(slots, name=f"f_slice_l{k}") for k in range(n_lanes)]
         for k, lane in enumerate(lanes):
@@ -198,6 +210,9 @@ class TTFSCore(wiring.Component):
                 lane.weight_data.eq(Array(port.data for port in weight_rd[k])[read_bank]),
                 lane.events.payload.index.eq(f_index),
                 lane.events.payload.slice.eq(slice_bits),
+                lane.events.payload.epoch.eq(f_epoch),
+                # learning closes the open step; inference the pending one
+                lane.close_epoch.eq(Mux(self.learn, epoch, ~epoch)),
                 lane.events.valid.eq(f_valid & (slice_bits != 0)),
             ]
 
@@ -393,16 +408,43 @@ class TTFSCore(wiring.Component):
         # ---------------------------------------------------------------- control
         out = self.events_out.payload
         boundary = beat.end | (valid_event & (beat.time > cur_time))
-        # A step in which no neuron crossed closes silently when drained (no CLOSE cycle).
+        emitting = emit_vec != 0
+        # Learning: a step in which no neuron crossed closes silently when drained (no
+        # CLOSE cycle).  Inference: a boundary hands the open step over (pending) unless
+        # one is pending already; an event beat needs queue room for itself as well.
         must_close = dirty & boundary & ~(drained & (newly_all == 0))
+        hand_over = dirty & boundary & ~pending & (beat.end | space_ok)
+        infer_wait = boundary & (pending | (dirty & ~hand_over))
+
+        # The emitter: one spike beat per cycle, in ascending neuron index, whatever the
+        # phase; the end beat waits until it is idle.
+        emit_neuron, emit_rest = lowest_set_bit(emit_vec)
+        with m.If(emitting):
+            m.d.comb += [self.events_out.valid.eq(1), out.neuron.eq(emit_neuron),
+                         out.time.eq(emit_time), out.end.eq(0)]
+            with m.If(self.events_out.ready):
+                m.d.sync += emit_vec.eq(emit_rest)
+
+        # Inference: the pending step is closed once all its entries are integrated; if
+        # neurons crossed in it, they go to the (idle) emitter.
+        close_pending = Signal()
+        with m.If(pending & pending_integrated):
+            with m.If(newly_all == 0):
+                m.d.sync += pending.eq(0)
+            with m.Elif(~emitting):
+                m.d.comb += close_pending.eq(1)
+                m.d.sync += [pending.eq(0), emit_vec.eq(newly_all),
+                             emit_time.eq(pending_time)]
 
         with m.FSM(name="phase") as phase:
             with m.State("RUN"):
                 m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid)
                 with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
-                    with m.If(must_close):
-                        with m.If(drained):
+                    with m.If(self.learn & must_close):
+                        with m.If(drained & ~emitting):
                             m.next = "CLOSE"
+                    with m.Elif(~self.learn & infer_wait):
+                        pass
                     with m.Elif(beat.end):
                         m.d.comb += self.events_in.ready.eq(1)
                         m.d.sync += dirty.eq(0)
@@ -418,7 +460,8 @@ class TTFSCore(wiring.Component):
                             m.d.comb += self.events_in.ready.eq(space_ok)
                             with m.If(space_ok):
                                 m.d.sync += [cur_time.eq(beat.time), dirty.eq(1),
-                                             f_valid.eq(1), f_index.eq(beat.index)]
+                                             f_valid.eq(1), f_index.eq(beat.index),
+                                             f_epoch.eq(epoch ^ (~self.learn & hand_over))]
                                 with m.If(self.learn):
                                     m.d.sync += pre_spiked.bit_select(beat.index, 1).eq(1)
                                 if cfg.pruning:
@@ -430,17 +473,14 @@ class TTFSCore(wiring.Component):
                         m.d.comb += [self.events_in.ready.eq(1), dropped_strobe.eq(1)]
 
             with m.State("CLOSE"):
-                m.d.comb += [lane.close.eq(1) for lane in lanes]
+                # learning only (inference closes its steps behind the front end)
                 m.d.sync += dirty.eq(0)
                 with m.If(newly_all == 0):
                     m.next = "RUN"
-                with m.Elif(self.learn):
+                with m.Else():
                     m.d.sync += [wta_vec.eq(newly_all), best_valid.eq(0),
                                  wta_cand_valid.eq(0)]
                     m.next = "WTA"
-                with m.Else():
-                    m.d.sync += emit_vec.eq(newly_all)
-                    m.next = "EMIT"
 
             with m.State("WTA"):
                 # Two stages, so that no cycle holds the priority encoder, the potential
@@ -460,39 +500,28 @@ class TTFSCore(wiring.Component):
                     m.d.sync += [best.eq(wta_cand), best_potential.eq(potential),
                                  best_valid.eq(1)]
                 with m.If(wta_cand_valid & (wta_vec == 0)):
-                    m.d.sync += [emit_vec.eq(Const(1, cfg.n_neurons) << chosen), won.eq(1),
-                                 winner.eq(chosen)]
+                    m.d.sync += [emit_vec.eq(Const(1, cfg.n_neurons) << chosen),
+                                 emit_time.eq(cur_time), won.eq(1), winner.eq(chosen)]
                     m.d.comb += stdp_start.eq(1)
-                    m.next = "EMIT"
-
-            with m.State("EMIT"):
-                neuron, rest = lowest_set_bit(emit_vec)
-                m.d.comb += [
-                    self.events_out.valid.eq(1),
-                    out.neuron.eq(neuron),
-                    out.time.eq(cur_time),
-                    out.end.eq(0),
-                ]
-                with m.If(self.events_out.ready):
-                    m.d.sync += emit_vec.eq(rest)
-                    with m.If(rest == 0):
-                        m.next = "RUN"
+                    m.next = "RUN"
 
             with m.State("STDP_WAIT"):
                 with m.If(~stdp_busy):
                     m.next = "END"
 
             with m.State("END"):
-                m.d.comb += [
-                    self.events_out.valid.eq(1),
-                    out.end.eq(1),
-                    out.cycles.eq(sample_cycles),
-                ]
-                with m.If(self.events_out.ready):
-                    m.d.comb += [lane.clear.eq(1) for lane in lanes]
-                    m.d.sync += [active.eq(0), cur_time.eq(0), dirty.eq(0), won.eq(0),
-                                 pre_spiked.eq(0), sample_cycles.eq(0)]
-                    m.next = "RUN"
+                # after every spike beat: no step pending, the emitter idle
+                with m.If(~pending & ~emitting):
+                    m.d.comb += [
+                        self.events_out.valid.eq(1),
+                        out.end.eq(1),
+                        out.cycles.eq(sample_cycles),
+                    ]
+                    with m.If(self.events_out.ready):
+                        m.d.comb += [lane.clear.eq(1) for lane in lanes]
+                        m.d.sync += [active.eq(0), cur_time.eq(0), dirty.eq(0), won.eq(0),
+                                     pre_spiked.eq(0), sample_cycles.eq(0), epoch.eq(0)]
+                        m.next = "RUN"
 
         # The STDP engine runs beside the main control: it starts when WTA decides and
         # works while the rest of the sample's events are consumed (they no longer
@@ -549,7 +578,11 @@ class TTFSCore(wiring.Component):
         # busy until the last write-back is done, so a read-back never sees a stale weight
         m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE") | Cat(*w_valid).any()
                                  | Cat(*[unit.busy for unit in stdp_units]).any())
-        m.d.comb += counting.eq(~phase.ongoing("END"))
+        m.d.comb += counting.eq(~phase.ongoing("END") | pending | emitting)
+        m.d.comb += [lane.close.eq(phase.ongoing("CLOSE") | close_pending) for lane in lanes]
+        # inference: an accepted boundary beat hands the open step over
+        with m.If(phase.ongoing("RUN") & ~self.learn & hand_over & accept):
+            m.d.sync += [pending.eq(1), pending_time.eq(cur_time), epoch.eq(~epoch)]
 
 
         # ---------------------------------------------------------------- counters

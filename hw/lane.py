@@ -11,8 +11,10 @@ __all__ = ["IntegrationLane", "lane_queue_layout"]
 
 
 def lane_queue_layout(cfg: CoreConfig) -> data.StructLayout:
-    """An entry of a lane's event queue: the input row and its alive slots in the lane."""
-    return data.StructLayout({"index": cfg.input_index_bits, "slice": cfg.slots_per_lane})
+    """An entry of a lane's event queue: the input row, its alive slots in the lane, and
+    the epoch (time-step parity) of its event."""
+    return data.StructLayout({"index": cfg.input_index_bits, "slice": cfg.slots_per_lane,
+                              "epoch": 1})
 
 
 class IntegrationLane(wiring.Component):
@@ -27,10 +29,14 @@ class IntegrationLane(wiring.Component):
             synapses of input row ``index`` in this lane (never all zero).
         level: entries in the queue (the core's front end keeps room for one in flight).
         busy: the queue is not empty, slice bits are left, or an update is in flight.
+        holds: per epoch, an entry of that epoch is still queued, being picked or
+            updated (entries are in epoch order, so the head, the current entry and the
+            update stage tell).
         weight_row, weight_slot, weight_read: the synapse to read (the core maps it to
             its row bank); weight_data: the weight, one cycle after weight_read.
         threshold: firing threshold (fire when potential > threshold).
-        newly_fired: per slot, ``crossed & ~fired``.
+        close_epoch: the epoch whose crossings ``newly_fired`` reports.
+        newly_fired: per slot, ``crossed[close_epoch] & ~fired``.
         close: time-step close: ``fired |= newly_fired``.
         clear: start of a new sample: potentials, crossed and fired flags to 0.
         probe_slot, probe_potential: read one potential (winner selection).
@@ -49,11 +55,13 @@ class IntegrationLane(wiring.Component):
             "events": In(stream.Signature(lane_queue_layout(cfg))),
             "level": Out(range(cfg.fifo_depth + 1)),
             "busy": Out(1),
+            "holds": Out(2),
             "weight_row": Out(cfg.input_index_bits),
             "weight_slot": Out(range(slots)),
             "weight_read": Out(1),
             "weight_data": In(cfg.weight_bits),
             "threshold": In(cfg.potential_bits),
+            "close_epoch": In(1),
             "newly_fired": Out(slots),
             "close": In(1),
             "clear": In(1),
@@ -72,7 +80,10 @@ class IntegrationLane(wiring.Component):
         # never queued and cost nothing here.  An idle lane with an empty queue takes a
         # new entry straight from its input (bypass), saving the queue's cycle of latency
         # at every time step.  Arithmetic: saturating_accumulate in
-        # golden/fixedpoint.py.
+        # golden/fixedpoint.py.  Every entry carries the epoch (parity) of its time step,
+        # and crossings are kept per epoch: in inference the core lets the next step's
+        # events in while this lane still integrates the previous step's, and closes that
+        # step from its own epoch's crossings once no entry of it is left here.
         cfg = self._cfg
         slots = cfg.slots_per_lane
         m = Module()
@@ -90,8 +101,10 @@ class IntegrationLane(wiring.Component):
 
         row = Signal(cfg.input_index_bits)
         remaining = Signal(slots)
+        cur_epoch = Signal()
         update_valid = Signal()
         update_slot = Signal(range(slots))
+        update_epoch = Signal()
 
         pick_slot, remaining_after = lowest_set_bit(remaining)
         picking = remaining != 0
@@ -103,19 +116,23 @@ class IntegrationLane(wiring.Component):
         m.d.sync += [
             update_valid.eq(picking),
             update_slot.eq(pick_slot),
+            update_epoch.eq(cur_epoch),
         ]
         left = Mux(picking, remaining_after, 0)
         with m.If((left == 0) & queue.r_rdy):
             m.d.comb += queue.r_en.eq(1)
-            m.d.sync += [row.eq(head.index), remaining.eq(head.slice)]
+            m.d.sync += [row.eq(head.index), remaining.eq(head.slice),
+                         cur_epoch.eq(head.epoch)]
         with m.Elif((left == 0) & self.events.valid):
             m.d.comb += bypass.eq(1)
-            m.d.sync += [row.eq(self.events.payload.index), remaining.eq(self.events.payload.slice)]
+            m.d.sync += [row.eq(self.events.payload.index),
+                         remaining.eq(self.events.payload.slice),
+                         cur_epoch.eq(self.events.payload.epoch)]
         with m.Else():
             m.d.sync += remaining.eq(left)
 
         potentials = Array(Signal(cfg.potential_bits, name=f"potential{s}") for s in range(slots))
-        crossed = Signal(slots)
+        crossed = [Signal(slots, name=f"crossed_e{e}") for e in range(2)]
         fired = Signal(slots)
         total = Signal(cfg.potential_bits + 1)
         saturated = Signal(cfg.potential_bits)
@@ -123,18 +140,26 @@ class IntegrationLane(wiring.Component):
             total.eq(potentials[update_slot] + self.weight_data),
             saturated.eq(Mux(total > cfg.potential_max, cfg.potential_max, total)),
             self.syn_op.eq(update_valid),
-            self.newly_fired.eq(crossed & ~fired),
+            # a crossing stays set after the close (it is then in ``fired``), so an
+            # epoch's vector needs no clearing when its parity comes round again
+            self.newly_fired.eq(Mux(self.close_epoch, crossed[1], crossed[0]) & ~fired),
             self.probe_potential.eq(potentials[self.probe_slot]),
             self.busy.eq(queue.r_rdy | (remaining != 0) | update_valid),
         ]
+        for e in range(2):
+            m.d.comb += self.holds[e].eq((queue.r_rdy & (head.epoch == e))
+                                         | ((remaining != 0) & (cur_epoch == e))
+                                         | (update_valid & (update_epoch == e)))
         with m.If(self.clear):
             m.d.sync += [p.eq(0) for p in potentials]
-            m.d.sync += [crossed.eq(0), fired.eq(0)]
+            m.d.sync += [crossed[0].eq(0), crossed[1].eq(0), fired.eq(0)]
         with m.Else():
             with m.If(update_valid):
                 m.d.sync += potentials[update_slot].eq(saturated)
                 with m.If(saturated > self.threshold):
-                    m.d.sync += crossed.bit_select(update_slot, 1).eq(1)
+                    for e in range(2):
+                        with m.If(update_epoch == e):
+                            m.d.sync += crossed[e].bit_select(update_slot, 1).eq(1)
             with m.If(self.close):
                 m.d.sync += fired.eq(fired | self.newly_fired)
         return m

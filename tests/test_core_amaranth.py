@@ -140,3 +140,28 @@ def test_stdp_ends_on_an_empty_column_word():
     regs = _registers(cfg, rng, learn=True, theta_fraction=0.0)
     _, expected = check_against_model(cfg, weights, mask, samples, regs)
     assert any(e.winner is not None for e in expected)
+
+
+def test_inference_steps_overlap_and_the_emitter_runs_beside():
+    """Inference lets a later step's beats in while a lane still integrates the earlier
+    step (docs/core.md, "Inference: steps overlap"), and the spikes come out of the
+    emitter in step order.  One lane, every synapse alive, weight of neuron j = j + 1,
+    threshold 5: neuron j fires at the first step whose cumulative input count k has
+    k * (j + 1) > 5."""
+    cfg = CoreConfig(n_inputs=8, n_neurons=8, lanes=1, time_steps=8, weight_bits=4,
+                     potential_bits=8, fifo_depth=8)
+    weights = np.tile(np.arange(1, 9), (8, 1))
+    mask = np.ones(weights.shape, dtype=bool)
+    events = np.array([(0, 0), (1, 0), (2, 1), (3, 1), (4, 2), (5, 2)])
+    regs = CoreRegisters(threshold=5, theta_p=0, a_plus=1, a_minus=1, prune_enable=False,
+                         learn=False)
+    _, [result] = check_against_model(cfg, weights, mask, [events], regs)
+
+    counts = np.cumsum(np.bincount(events[:, 1], minlength=3))        # inputs up to step t
+    expected = sorted((int(np.argmax(counts * (j + 1) > 5)), j) for j in range(8))
+    assert [(n, t) for n, t, _ in result.out_events] == [(j, t) for t, j in expected]
+    # the first beat of step 1 is taken long before step 0's spikes come out (the lane
+    # needs 8 cycles per input, so a barrier would have held it back)
+    assert result.accept_cycles[2] == 2 < result.out_events[0][2]
+    cycles = [c for _, _, c in result.out_events]
+    assert cycles == sorted(set(cycles))                # one beat per cycle, in order

@@ -4,7 +4,8 @@ samples are streamed continuously (the next sample waits at the input while the 
 one's STDP update and end beat go on).
 
 What is checked where back-pressure or gaps change the cycle timing (they do: a stalled
-EMIT or END holds the FSM, a gap delays a step close): the *content* and the *end state*,
+emitter delays the next step's close and the end beat, a stalled END holds the FSM, a
+gap delays a step close): the *content* and the *end state*,
 not the cycles -
 
 * every sample's output spikes equal the model's ``(neuron, time)`` list in order (none
