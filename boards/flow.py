@@ -33,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ _TOOLS = {
 }
 # The log each tool writes itself (besides its stdout/stderr).
 _TOOL_LOGS = {"yosys": f"{TOP_NAME}.rpt", "nextpnr": f"{TOP_NAME}.tim"}
+#: held while a design is elaborated (see build())
+_ELABORATION_LOCK = threading.Lock()
 
 
 class BuildError(UserError):
@@ -417,7 +420,10 @@ def build(top, board: str, out_dir, *, bitstream: bool = True, seed: int = DEFAU
                           "WebAssembly once (about a minute), cached in " + str(cache))
     start = time.monotonic()
     try:
-        plan = platform.build(top, name=TOP_NAME, do_build=False, **overrides)
+        # builds may run in parallel threads (spikeforge compare): they elaborate one at
+        # a time (Amaranth does not promise thread safety) and run their tools in parallel
+        with _ELABORATION_LOCK:
+            plan = platform.build(top, name=TOP_NAME, do_build=False, **overrides)
     except UserError:
         raise
     except Exception as exc:  # elaboration errors from the design or the platform

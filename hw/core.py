@@ -163,6 +163,7 @@ class TTFSCore(wiring.Component):
         f_index = Signal(cfg.input_index_bits)
         pre_spiked = Signal(cfg.n_inputs)
         emit_vec = Signal(cfg.n_neurons)           # the emitter's spikes still to send
+        emit_winner = Signal()                     # learning: the emitter sends `winner`
         emit_time = Signal(cfg.time_bits)
         epoch = Signal()                           # epoch of the open step's entries
         f_epoch = Signal()
@@ -345,6 +346,17 @@ class TTFSCore(wiring.Component):
         # the read synapse's mask bit in every (lane, bank), taken with the command; the
         # response picks one of them (see below)
         rsp_bits = Signal(n_lanes * n_banks)
+        if cfg.pruning:
+            # The mask read addresses of a command are selected by `access_first` (idle
+            # core, command waiting: registers), not by the handshake, so that no phase
+            # or ready logic sits in front of the LUT RAM reads.  Nothing else reads the
+            # masks then: events wait while access_first is 1, STDP runs only in a
+            # sample.  The column-mask address is the scan's in STDP_FETCH/STDP_SCAN.
+            with m.If(access_first):
+                m.d.comb += [rowmask_rd[k][b].addr.eq(cmd_entry)
+                             for k in range(n_lanes) for b in range(n_banks)]
+            m.d.comb += [colmask_rd[k][b].addr.eq(col_addr(cmd_slot, cmd_entry))
+                         for k in range(n_lanes) for b in range(n_banks)]
         with m.If(access_accept):
             with m.If(cmd.write):
                 with m.If(cmd_in_range):
@@ -363,12 +375,10 @@ class TTFSCore(wiring.Component):
                                     row_word = rowmask_rd[k][b].data
                                     col_word = colmask_rd[k][b].data
                                     m.d.comb += [
-                                        rowmask_rd[k][b].addr.eq(cmd_entry),
                                         rowmask_wr[k][b].addr.eq(cmd_entry),
                                         rowmask_wr[k][b].data.eq(
                                             Mux(cmd.mask, row_word | row_bit, row_word & ~row_bit)),
                                         rowmask_wr[k][b].en.eq(1),
-                                        colmask_rd[k][b].addr.eq(col_addr(cmd_slot, cmd_entry)),
                                         colmask_wr[k][b].addr.eq(col_addr(cmd_slot, cmd_entry)),
                                         colmask_wr[k][b].data.eq(
                                             Mux(cmd.mask, col_word | col_bit, col_word & ~col_bit)),
@@ -382,7 +392,6 @@ class TTFSCore(wiring.Component):
                         m.d.comb += [weight_rd[k][b].addr.eq(cmd_entry * slots + cmd_slot),
                                      weight_rd[k][b].en.eq(1)]
                         if cfg.pruning:
-                            m.d.comb += rowmask_rd[k][b].addr.eq(cmd_entry)
                             m.d.sync += rsp_bits[k * n_banks + b].eq(
                                 rowmask_rd[k][b].data.bit_select(cmd_slot, 1))
         # The weight read ports hold their data while not enabled, and nothing else reads
@@ -408,7 +417,7 @@ class TTFSCore(wiring.Component):
         # ---------------------------------------------------------------- control
         out = self.events_out.payload
         boundary = beat.end | (valid_event & (beat.time > cur_time))
-        emitting = emit_vec != 0
+        emitting = (emit_vec != 0) | emit_winner
         # Learning: a step in which no neuron crossed closes silently when drained (no
         # CLOSE cycle).  Inference: a boundary hands the open step over (pending) unless
         # one is pending already; an event beat needs queue room for itself as well.
@@ -417,13 +426,15 @@ class TTFSCore(wiring.Component):
         infer_wait = boundary & (pending | (dirty & ~hand_over))
 
         # The emitter: one spike beat per cycle, in ascending neuron index, whatever the
-        # phase; the end beat waits until it is idle.
+        # phase; the end beat waits until it is idle.  The learning winner has a flag of
+        # its own (no one-hot decode after WTA's compare).
         emit_neuron, emit_rest = lowest_set_bit(emit_vec)
         with m.If(emitting):
-            m.d.comb += [self.events_out.valid.eq(1), out.neuron.eq(emit_neuron),
+            m.d.comb += [self.events_out.valid.eq(1),
+                         out.neuron.eq(Mux(emit_winner, winner, emit_neuron)),
                          out.time.eq(emit_time), out.end.eq(0)]
             with m.If(self.events_out.ready):
-                m.d.sync += emit_vec.eq(emit_rest)
+                m.d.sync += [emit_vec.eq(emit_rest), emit_winner.eq(0)]
 
         # Inference: the pending step is closed once all its entries are integrated; if
         # neurons crossed in it, they go to the (idle) emitter.
@@ -435,6 +446,15 @@ class TTFSCore(wiring.Component):
                 m.d.comb += close_pending.eq(1)
                 m.d.sync += [pending.eq(0), emit_vec.eq(newly_all),
                              emit_time.eq(pending_time)]
+
+        # WTA stage B, outside the FSM so that no phase decode sits in front of the
+        # potential probe and the compare (wta_cand_valid is 1 only during WTA).
+        m.d.comb += [lane.probe_slot.eq(high(wta_cand)) for lane in lanes]
+        wta_potential = Array(lane.probe_potential for lane in lanes)[low(wta_cand)]
+        wta_better = wta_cand_valid & (~best_valid | (wta_potential > best_potential))
+        wta_chosen = Mux(wta_better, wta_cand, best)
+        with m.If(wta_better):
+            m.d.sync += [best.eq(wta_cand), best_potential.eq(wta_potential), best_valid.eq(1)]
 
         with m.FSM(name="phase") as phase:
             with m.State("RUN"):
@@ -488,20 +508,14 @@ class TTFSCore(wiring.Component):
                 # ascending index, stage B compares the previous one's potential; only a
                 # strictly larger potential replaces the best (ties: the lower index).
                 # One cycle per candidate plus one.
+                # (stage B, the probe and compare, is outside the FSM: see below)
                 candidate, rest = lowest_set_bit(wta_vec)
                 with m.If(wta_vec != 0):
                     m.d.sync += [wta_vec.eq(rest), wta_cand.eq(candidate)]
                 m.d.sync += wta_cand_valid.eq(wta_vec != 0)
-                m.d.comb += [lane.probe_slot.eq(high(wta_cand)) for lane in lanes]
-                potential = Array(lane.probe_potential for lane in lanes)[low(wta_cand)]
-                better = wta_cand_valid & (~best_valid | (potential > best_potential))
-                chosen = Mux(better, wta_cand, best)
-                with m.If(better):
-                    m.d.sync += [best.eq(wta_cand), best_potential.eq(potential),
-                                 best_valid.eq(1)]
                 with m.If(wta_cand_valid & (wta_vec == 0)):
-                    m.d.sync += [emit_vec.eq(Const(1, cfg.n_neurons) << chosen),
-                                 emit_time.eq(cur_time), won.eq(1), winner.eq(chosen)]
+                    m.d.sync += [emit_winner.eq(1), emit_time.eq(cur_time), won.eq(1),
+                                 winner.eq(wta_chosen)]
                     m.d.comb += stdp_start.eq(1)
                     m.next = "RUN"
 

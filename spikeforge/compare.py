@@ -393,10 +393,12 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
                      f"{workload.summary()['mean_events_per_sample']:.0f} events/sample; "
                      f"threshold {workload.threshold}, theta_p {workload.theta_p}")
 
-        # ---------------------------------------------------------------- FPGA builds (thread)
+        # ---------------------------------------------------------------- FPGA builds (threads)
+        # One thread per build: each runs Yosys and nextpnr as subprocesses (single
+        # threaded), so the two builds use both cores once the short RTL runs are done.
         fpga: dict = {}
         fpga_errors: dict = {}
-        fpga_thread = None
+        fpga_threads: list = []
         if build:
             try:
                 from .boards.flow import build as flow_build
@@ -406,41 +408,42 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
                                f"importable ({exc})")
                 build = False
             else:
-                def run_builds():
-                    for name, vcfg in variants.items():
-                        progress.step(f"FPGA build ({name} core, {board_info.name})")
-                        t = time.perf_counter()
-                        try:
-                            bdir = out_dir / f"build-{name}"
-                            key = {"config": vcfg.to_dict(), "board": board_info.name,
-                                   "seed": fpga_seed, "clock_mhz": clock_target_mhz,
-                                   "sources": _design_digest()}
-                            data = _reusable_build(bdir, key)
-                            if data is None:
-                                top = make_top(vcfg, board_info.name)
-                                result = flow_build(top, board_info.name, bdir,
-                                                    bitstream=False, seed=fpga_seed,
-                                                    clock_mhz=clock_target_mhz, console=None)
-                                data = result.to_dict()
-                                data["config"] = vcfg.to_dict()
-                                data["compare_key"] = key
-                                (bdir / "build.json").write_text(json.dumps(data, indent=2))
-                            else:
-                                progress.log(f"FPGA build {name}: reusing {bdir / 'build.json'} "
-                                             f"(same config, board and sources)")
-                            fpga[name] = data
-                            f = _fmax(data)
-                            progress.log(f"[green]\u2713[/green] FPGA build {name}: "
-                                         f"{time.perf_counter() - t:.0f} s, Fmax "
-                                         f"{f:.1f} MHz" if f else f"FPGA build {name} done")
-                        except Exception as exc:  # reported, not fatal for the sim part
-                            fpga_errors[name] = f"{type(exc).__name__}: {exc}"
-                            progress.log(f"[red]FPGA build {name} failed[/red]: {exc}")
-                        timing[f"fpga_build_{name}_s"] = time.perf_counter() - t
-                        progress.step(f"FPGA build {name} done", advance=1)
+                def run_build(name, vcfg):
+                    progress.step(f"FPGA build ({name} core, {board_info.name})")
+                    t = time.perf_counter()
+                    try:
+                        bdir = out_dir / f"build-{name}"
+                        key = {"config": vcfg.to_dict(), "board": board_info.name,
+                               "seed": fpga_seed, "clock_mhz": clock_target_mhz,
+                               "sources": _design_digest()}
+                        data = _reusable_build(bdir, key)
+                        if data is None:
+                            top = make_top(vcfg, board_info.name)
+                            result = flow_build(top, board_info.name, bdir,
+                                                bitstream=False, seed=fpga_seed,
+                                                clock_mhz=clock_target_mhz, console=None)
+                            data = result.to_dict()
+                            data["config"] = vcfg.to_dict()
+                            data["compare_key"] = key
+                            (bdir / "build.json").write_text(json.dumps(data, indent=2))
+                        else:
+                            progress.log(f"FPGA build {name}: reusing {bdir / 'build.json'} "
+                                         f"(same config, board and sources)")
+                        fpga[name] = data
+                        f = _fmax(data)
+                        progress.log(f"[green]\u2713[/green] FPGA build {name}: "
+                                     f"{time.perf_counter() - t:.0f} s, Fmax "
+                                     f"{f:.1f} MHz" if f else f"FPGA build {name} done")
+                    except Exception as exc:  # reported, not fatal for the sim part
+                        fpga_errors[name] = f"{type(exc).__name__}: {exc}"
+                        progress.log(f"[red]FPGA build {name} failed[/red]: {exc}")
+                    timing[f"fpga_build_{name}_s"] = time.perf_counter() - t
+                    progress.step(f"FPGA build {name} done", advance=1)
 
-                fpga_thread = threading.Thread(target=run_builds, daemon=True)
-                fpga_thread.start()
+                for name, vcfg in variants.items():
+                    thread = threading.Thread(target=run_build, args=(name, vcfg), daemon=True)
+                    thread.start()
+                    fpga_threads.append(thread)
 
         # ---------------------------------------------------------------- RTL runs
         from .sim.runner import build_core
@@ -563,9 +566,10 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
         energy = None
         overhead = None
         power_reports = {}
-        if fpga_thread is not None:
+        if fpga_threads:
             progress.step("waiting for the FPGA builds")
-            fpga_thread.join()
+            for thread in fpga_threads:
+                thread.join()
             for name, err in fpga_errors.items():
                 missing.append(f"FPGA build of the {name} core failed: {err.splitlines()[0]}")
             builds_out = {name: _build_summary(data) for name, data in fpga.items()}
