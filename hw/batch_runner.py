@@ -23,7 +23,8 @@ class BatchRunner(wiring.Component):
     The host appends input beats (spikes and end markers of several samples) through
     ``load``; ``start`` then replays them on ``events_in`` with no bubble: a beat is
     offered in every cycle until the core takes it, so each sample sees the same input
-    timing as in the cycle-exact model.  Every output beat of the core is taken in the
+    timing as in the cycle-exact model (a run begins with one cycle that loads the
+    first beat).  Every output beat of the core is taken in the
     cycle it is offered (``events_out.ready`` is always 1, so the core is never stalled)
     and stored in the output memory; beats beyond its depth are counted in ``overflow``.
     The run ends when every input beat has been taken and as many end beats have come
@@ -121,36 +122,54 @@ class BatchRunner(wiring.Component):
             with m.If(self.load.payload.end):
                 m.d.sync += self.ends.eq(self.ends + 1)
 
-        # ---- replay: the read address runs one beat ahead, so the data of beat
-        # ``sent`` is on the read port in every cycle without a bubble.  The core's
-        # ``ready`` arrives late in the cycle (it depends on the beat), so everything it
-        # selects was computed from registers beforehand: ``sent + 1`` and ``sample + 1``
-        # are kept in registers of their own, and no adder or compare follows ``taken``
-        # on the way to the read addresses.
+        # ---- replay.  The beat offered to the core is a register (``head``, beat
+        # ``sent``), so the core's ``ready`` logic starts at a flip-flop rather than at
+        # the block RAM's slow data output; the RAM meanwhile holds the beat after it
+        # (``sent + 1``) on its read port.  When the core takes the head, the head loads
+        # the RAM's beat and the RAM reads ``sent + 2``; on a skip the head becomes an end
+        # marker (the core looks only at ``end`` in one) and the RAM reads the beat after
+        # the sample's stored end marker.  ``ready`` arrives late in the cycle (it depends
+        # on the beat), so everything it selects was computed from registers beforehand:
+        # ``sent + 1``, ``sent + 2`` and ``sample + 1`` are registers of their own, and
+        # no adder or compare follows ``taken`` on the way to the read address.  A run
+        # starts with one cycle that loads the first head.
         sent = Signal(range(self.batch_events + 1))
         sent_inc = Signal(range(self.batch_events + 2), init=1)      # always sent + 1
+        sent_inc2 = Signal(range(self.batch_events + 3), init=2)     # always sent + 2
+        head = Signal(in_layout)
+        head_loaded = Signal()
         ends_back = Signal(range(self.batch_events + 1))
         start_now = self.start & ~self.running
         taken = self.events_in.valid & self.events_in.ready
         # the sample being replayed; the end-address port reads its end marker's address
+        # (from the register: a sample's first skip comes cycles after its first beat)
         sample = Signal(range(self.batch_events + 1))
         sample_inc = Signal(range(self.batch_events + 2), init=1)    # always sample + 1
-        sample_step = taken & self.events_in.payload.end
-        next_sample = Mux(start_now, 0, Mux(sample_step, sample_inc, sample))
-        next_sample_inc = Mux(start_now, 1, Mux(sample_step, sample_inc + 1, sample_inc))
-        m.d.sync += [sample.eq(next_sample), sample_inc.eq(next_sample_inc)]
-        skip = (taken & self.decided & ~self.events_in.payload.end
+        sample_step = taken & head.end
+        with m.If(start_now):
+            m.d.sync += [sample.eq(0), sample_inc.eq(1)]
+        with m.Elif(sample_step):
+            m.d.sync += [sample.eq(sample_inc), sample_inc.eq(sample_inc + 1)]
+        end_addr = ends_read.data
+        skip = (taken & self.decided & ~head.end
                 & (sample < self.ends))           # a sample without end marker: no skip
-        next_sent = Mux(start_now, 0, Mux(skip, ends_read.data, Mux(taken, sent_inc, sent)))
-        next_sent_inc = Mux(start_now, 1, Mux(skip, ends_read.data + 1,
-                                              Mux(taken, sent_inc + 1, sent_inc)))
         m.d.comb += [
-            ends_read.addr.eq(next_sample),
-            in_read.addr.eq(next_sent),
-            self.events_in.payload.eq(in_read.data),
-            self.events_in.valid.eq(self.running & (sent < self.loaded)),
+            ends_read.addr.eq(sample),
+            in_read.addr.eq(Mux(start_now, 0, Mux(skip, end_addr + 1,
+                                                  Mux(taken, sent_inc2, sent_inc)))),
+            self.events_in.payload.eq(head),
+            self.events_in.valid.eq(self.running & head_loaded & (sent < self.loaded)),
         ]
-        m.d.sync += [sent.eq(next_sent), sent_inc.eq(next_sent_inc)]
+        with m.If(start_now):
+            m.d.sync += [sent.eq(0), sent_inc.eq(1), sent_inc2.eq(2), head_loaded.eq(0)]
+        with m.Elif(self.running & ~head_loaded):
+            m.d.sync += [head.eq(in_read.data), head_loaded.eq(1)]
+        with m.Elif(skip):
+            m.d.sync += [head.eq(in_layout.const({"end": 1})), sent.eq(end_addr),
+                         sent_inc.eq(end_addr + 1), sent_inc2.eq(end_addr + 2)]
+        with m.Elif(taken):
+            m.d.sync += [head.eq(in_read.data), sent.eq(sent_inc), sent_inc.eq(sent_inc2),
+                         sent_inc2.eq(sent_inc2 + 1)]
 
         # ---- capture
         captured = self.running & self.events_out.valid

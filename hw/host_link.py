@@ -121,7 +121,7 @@ class HostLink(wiring.Component):
         # registers and counters
         for name in CORE_REGISTER_PORTS:
             m.d.comb += getattr(self, name).eq(getattr(protocol, name))
-        for name in CORE_COUNTER_PORTS + ("busy",):
+        for name in CORE_COUNTER_PORTS:
             m.d.comb += getattr(protocol, name).eq(getattr(self, name))
 
         # access port: only the protocol engine uses it
@@ -149,15 +149,28 @@ class HostLink(wiring.Component):
             self.batch_running.eq(batch.running),
         ]
 
-        # events_in: the batch runner while it runs, else the host's stream
+        # events_in: the batch runner while it runs, else the host's stream.  The host's
+        # beats pass through a small FIFO, so that the protocol engine sees the FIFO's
+        # registered ``w_rdy`` rather than the core's ``ready``, which depends on the beat
+        # (static timing would otherwise follow the batch runner's beat through the core
+        # into the protocol engine, a path that never carries a beat).  UART-paced
+        # streaming loses nothing by the FIFO's cycle of latency.
+        m.submodules.stream_fifo = stream_fifo = SyncFIFOBuffered(
+            width=len(protocol.events_in.payload.as_value()), depth=2)
+        m.d.comb += [stream_fifo.w_data.eq(protocol.events_in.payload),
+                     stream_fifo.w_en.eq(protocol.events_in.valid),
+                     protocol.events_in.ready.eq(stream_fifo.w_rdy)]
+        # beats still in the FIFO count as a busy core: the protocol's state checks
+        # (writes, read-back, batch start) then keep their order after a stream frame
+        m.d.comb += protocol.busy.eq(self.busy | stream_fifo.r_rdy)
         with m.If(batch.running):
             m.d.comb += [self.events_in.payload.eq(batch.events_in.payload),
                          self.events_in.valid.eq(batch.events_in.valid),
                          batch.events_in.ready.eq(self.events_in.ready)]
         with m.Else():
-            m.d.comb += [self.events_in.payload.eq(protocol.events_in.payload),
-                         self.events_in.valid.eq(protocol.events_in.valid),
-                         protocol.events_in.ready.eq(self.events_in.ready)]
+            m.d.comb += [self.events_in.payload.eq(stream_fifo.r_data),
+                         self.events_in.valid.eq(stream_fifo.r_rdy),
+                         stream_fifo.r_en.eq(self.events_in.ready)]
 
         # events_out: into the batch memory while a batch runs, else up the link
         m.d.comb += [batch.events_out.payload.eq(self.events_out.payload),
