@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..hw.export import ELABORATION_LOCK
 from .platforms import BoardInfo, get_board
 
 __all__ = ["BuildError", "BuildResult", "build", "parse_yosys_stat", "parse_nextpnr_report",
@@ -73,8 +74,8 @@ _TOOLS = {
 }
 # The log each tool writes itself (besides its stdout/stderr).
 _TOOL_LOGS = {"yosys": f"{TOP_NAME}.rpt", "nextpnr": f"{TOP_NAME}.tim"}
-#: held while a design is elaborated (see build())
-_ELABORATION_LOCK = threading.Lock()
+#: held while a build runs its tools for their versions (see build())
+_TOOL_WARMUP_LOCK = threading.Lock()
 
 
 class BuildError(UserError):
@@ -418,11 +419,17 @@ def build(top, board: str, out_dir, *, bitstream: bool = True, seed: int = DEFAU
                 not cache.exists():
             console.print("first YoWASP run on this machine: each tool compiles its "
                           "WebAssembly once (about a minute), cached in " + str(cache))
+    # Builds may run in parallel threads (spikeforge compare).  On a cold YoWASP cache
+    # both would compile the same tool and write its cache file in place (yowasp-runtime
+    # does not write it atomically), so one could load the other's half-written file:
+    # the first build runs both tools once (for their versions) while the others wait.
+    with _TOOL_WARMUP_LOCK:
+        versions = tool_versions()
     start = time.monotonic()
     try:
-        # builds may run in parallel threads (spikeforge compare): they elaborate one at
-        # a time (Amaranth does not promise thread safety) and run their tools in parallel
-        with _ELABORATION_LOCK:
+        # elaborate one at a time (Amaranth does not promise thread safety); the tools
+        # then run in parallel
+        with ELABORATION_LOCK:
             plan = platform.build(top, name=TOP_NAME, do_build=False, **overrides)
     except UserError:
         raise
@@ -468,7 +475,6 @@ def build(top, board: str, out_dir, *, bitstream: bool = True, seed: int = DEFAU
     if bitstream and not bit.exists():
         raise BuildError("ecppack", f"ecppack finished but wrote no {bit.name}",
                          _tail([out_dir / "ecppack.log"]))
-    versions = tool_versions()
     result = BuildResult(board=info, out_dir=out_dir, seed=seed,
                          bitstream=bit if bitstream else None, modules=modules,
                          design_total=design_total, device=device, fmax=fmax, steps=steps,

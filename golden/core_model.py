@@ -18,8 +18,8 @@ Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
 *invalid*.  A *boundary* beat is the end beat or a valid beat with ``time > cur_time``.
 Every lane entry carries the *epoch* of its step (a parity bit, 0 at the start of a
 sample).
-  * learning, boundary beat while ``dirty``: it waits until the core is drained and
-    the emitter idle; then, if no neuron crossed the threshold in the step
+  * learning, boundary beat while ``dirty``: it waits until the core is drained;
+    then, if no neuron crossed the threshold in the step
     (``crossed & ~fired`` is empty), the step closes silently (``dirty = 0``) and the
     beat is handled below in the same cycle (the drain is checked first); otherwise
     the phase becomes CLOSE.
@@ -269,7 +269,7 @@ class CoreModel:
                     if not np.any((potentials > regs.threshold) & ~fired):
                         dirty = False          # nothing fired: the step closes silently
                         blocked = False
-                    elif not emitting:
+                    else:
                         next_phase = _CLOSE
                 if blocked:
                     pass

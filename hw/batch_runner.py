@@ -192,9 +192,9 @@ class BatchRunner(wiring.Component):
                     m.d.sync += self.outputs.eq(self.outputs + 1)
                 with m.Else():
                     m.d.sync += self.overflow.eq(self.overflow + 1)
-            # done when every beat has been taken (``sent``: a register, not the
-            # late ``next_sent``; the last end beat comes back at least a cycle after
-            # the last end marker is taken) and every end beat is back
+            # done when every beat has been taken (the last end beat comes back at
+            # least a cycle after the last end marker is taken) and every end beat is
+            # back
             with m.If((sent == self.loaded) & (ends_back_next == self.ends)):
                 m.d.sync += self.running.eq(0)
         return m

@@ -461,7 +461,9 @@ class TTFSCore(wiring.Component):
                 m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid)
                 with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
                     with m.If(self.learn & must_close):
-                        with m.If(drained & ~emitting):
+                        # (the emitter is idle here: in learning it sends only the
+                        # winner, after which no step is dirty any more)
+                        with m.If(drained):
                             m.next = "CLOSE"
                     with m.Elif(~self.learn & infer_wait):
                         pass

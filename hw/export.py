@@ -7,6 +7,7 @@ module (through Amaranth's Yosys back end); :func:`write_generated` writes it ne
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -27,6 +28,13 @@ def _check_name(name: str) -> None:
                         f"digits and '_', starting with a letter or '_'")
 
 
+#: Held while an Amaranth design is elaborated or converted.  Amaranth does not promise
+#: thread safety, and ``spikeforge compare`` elaborates in several threads (the RTL
+#: simulations' Verilog, the FPGA builds); the slow parts after elaboration (Verilator,
+#: Yosys, nextpnr) run outside it, in parallel.
+ELABORATION_LOCK = threading.RLock()
+
+
 def generate_verilog(cfg: CoreConfig, name: str = DEFAULT_TOP_NAME) -> str:
     """Verilog text of :class:`~spikeforge.hw.core.TTFSCore` for ``cfg``, top module ``name``.
 
@@ -37,8 +45,9 @@ def generate_verilog(cfg: CoreConfig, name: str = DEFAULT_TOP_NAME) -> str:
     # Imported here so that ``spikeforge generate --help`` and config errors stay fast.
     from .core import TTFSCore
 
-    core = TTFSCore(cfg)
-    return verilog.convert(core, name=name, emit_src=False)
+    with ELABORATION_LOCK:
+        core = TTFSCore(cfg)
+        return verilog.convert(core, name=name, emit_src=False)
 
 
 def write_generated(cfg: CoreConfig, out_dir, force: bool = False,

@@ -162,7 +162,8 @@ class HostLink(wiring.Component):
                      protocol.events_in.ready.eq(stream_fifo.w_rdy)]
         # beats still in the FIFO count as a busy core: the protocol's state checks
         # (writes, read-back, batch start) then keep their order after a stream frame
-        m.d.comb += protocol.busy.eq(self.busy | stream_fifo.r_rdy)
+        # (``level``, not ``r_rdy``: a beat just written is counted before it is readable)
+        m.d.comb += protocol.busy.eq(self.busy | (stream_fifo.level != 0))
         with m.If(batch.running):
             m.d.comb += [self.events_in.payload.eq(batch.events_in.payload),
                          self.events_in.valid.eq(batch.events_in.valid),

@@ -403,6 +403,7 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
             try:
                 from .boards.flow import build as flow_build
                 from .boards.top import make_top
+                from .hw.export import ELABORATION_LOCK
             except ImportError as exc:
                 missing.append(f"FPGA builds and power: the build flow or board top is not "
                                f"importable ({exc})")
@@ -418,7 +419,8 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
                                "sources": _design_digest()}
                         data = _reusable_build(bdir, key)
                         if data is None:
-                            top = make_top(vcfg, board_info.name)
+                            with ELABORATION_LOCK:
+                                top = make_top(vcfg, board_info.name)
                             result = flow_build(top, board_info.name, bdir,
                                                 bitstream=False, seed=fpga_seed,
                                                 clock_mhz=clock_target_mhz, console=None)
@@ -570,8 +572,13 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
             progress.step("waiting for the FPGA builds")
             for thread in fpga_threads:
                 thread.join()
-            for name, err in fpga_errors.items():
-                missing.append(f"FPGA build of the {name} core failed: {err.splitlines()[0]}")
+            # in the variants' order, not the order in which the threads finished
+            for name in [n for n in variants if n in fpga_errors]:
+                missing.append(f"FPGA build of the {name} core failed: "
+                               f"{fpga_errors[name].splitlines()[0]}")
+            ordered = {name: fpga[name] for name in variants if name in fpga}
+            fpga.clear()
+            fpga.update(ordered)
             builds_out = {name: _build_summary(data) for name, data in fpga.items()}
             if len(fpga) == 2 and activity:
                 fmaxes = [_fmax(d) for d in fpga.values()]
