@@ -73,8 +73,8 @@ class TTFSCore(wiring.Component):
         # the emitter, which sends one spike beat per cycle beside everything else.  In
         # learning the winner depends on the step's potentials, so a later step's beat
         # waits until all lanes have drained; CLOSE latches the crossings and WTA picks
-        # the winner among them (integration then stops) for the emitter.  After the end marker STDP walks the
-        # winner's column masks, all row banks in parallel, each with a priority encoder:
+        # the winner among them (integration then stops) for the emitter.  After the end
+        # marker STDP walks the winner's column masks, all row banks in parallel, each with a priority encoder:
         # read a weight, one cycle later write back the STDP update and, if the pruning
         # rule fires, clear both mask bits.  END sends the cycle count.  Without
         # cfg.pruning no mask memory, prune compare or mask write exists: slices and

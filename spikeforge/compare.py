@@ -409,6 +409,8 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
                                f"importable ({exc})")
                 build = False
             else:
+                sources = _design_digest()          # the same for both builds
+
                 def run_build(name, vcfg):
                     progress.step(f"FPGA build ({name} core, {board_info.name})")
                     t = time.perf_counter()
@@ -416,7 +418,7 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
                         bdir = out_dir / f"build-{name}"
                         key = {"config": vcfg.to_dict(), "board": board_info.name,
                                "seed": fpga_seed, "clock_mhz": clock_target_mhz,
-                               "sources": _design_digest()}
+                               "sources": sources}
                         data = _reusable_build(bdir, key)
                         if data is None:
                             with ELABORATION_LOCK:
@@ -576,9 +578,7 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
             for name in [n for n in variants if n in fpga_errors]:
                 missing.append(f"FPGA build of the {name} core failed: "
                                f"{fpga_errors[name].splitlines()[0]}")
-            ordered = {name: fpga[name] for name in variants if name in fpga}
-            fpga.clear()
-            fpga.update(ordered)
+            fpga = {name: fpga[name] for name in variants if name in fpga}
             builds_out = {name: _build_summary(data) for name, data in fpga.items()}
             if len(fpga) == 2 and activity:
                 fmaxes = [_fmax(d) for d in fpga.values()]
