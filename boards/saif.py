@@ -81,48 +81,90 @@ class Activity:
 
 # ----------------------------------------------------------------------------- SAIF
 
-_TOKEN = re.compile(r'\s*(?:(\()|(\))|("[^"]*")|((?:\\.|[^\s()\\"])+))')
+# One token: a whole net record ``(name (T0 n) (T1 n) ...)`` (groups 1-2: the bulk of a
+# file, read by one regex match each), a parenthesis, a quoted string, or an atom
+# (backslash escapes allowed).  The whole file is tokenized by one findall (C speed; the
+# SAIF of a demo run has some 70,000 net records); what it skips must be white space, or
+# the file is malformed.
+_ATOM = r'(?:\\.|[^\s()\\"])+'
+_KEY = r'(?:T[01XZBC]|I[GK])'                 # the toggle record keywords of SAIF
+_TOKEN = re.compile(r'\(\s*(' + _ATOM + r')\s*((?:\(\s*' + _KEY + r'\s+[0-9]+\s*\)\s*)+)\)'
+                    r'|(\()|(\))|("[^"]*")|(' + _ATOM + ')')
+_RECORD = re.compile(r'\(\s*(' + _KEY + r')\s+([0-9]+)\s*\)')
 
 
-def _tokenize(text: str, source: str):
-    pos, end = 0, len(text)
+@dataclass
+class _ParsedNet:
+    """A net record the tokenizer read whole."""
+
+    name: str
+    bit: NetBit
+
+
+def _net_bit(records) -> NetBit:
+    """A :class:`NetBit` from ``(key, value)`` pairs (other keys than T0/T1/TX/TC are
+    ignored)."""
+    bit = NetBit()
+    for key, value in records:
+        key = key.upper()
+        if key in ("T0", "T1", "TX", "TC"):
+            setattr(bit, key.lower(), value)
+    if bit.tc and bit.t0 + bit.t1 + bit.tx > 0 and (bit.t0 == 0 or bit.t1 == 0) and bit.tx == 0:
+        # Held one value for the whole DURATION: no real transition.  Verilator counts
+        # the settling of an initial 1 at time 0 as a toggle.
+        bit.tc = 0
+    return bit
+
+
+def _malformed_at(text: str, source: str) -> UserError:
+    """The error for text the tokenizer cannot read, naming the first such line."""
+    pos = 0
     while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
         match = _TOKEN.match(text, pos)
         if not match:
-            rest = text[pos:].strip()
-            if rest:
-                line = text.count("\n", 0, pos) + 1
-                raise UserError(f"{source}: malformed SAIF near line {line}: {rest[:40]!r}")
-            return
+            line = text.count("\n", 0, pos) + 1
+            return UserError(f"{source}: malformed SAIF near line {line}: "
+                             f"{text[pos:].strip()[:40]!r}")
         pos = match.end()
-        if match.lastindex is None:
-            if pos >= end:
-                return
-            continue
-        yield match.group(match.lastindex), match.lastindex, match.start(match.lastindex)
 
 
 def _parse_sexpr(text: str, source: str) -> list:
+    if _TOKEN.sub("", text).strip():
+        raise _malformed_at(text, source)
     stack: list[list] = [[]]
-    for token, kind, offset in _tokenize(text, source):
-        if kind == 1:
-            stack.append([])
-        elif kind == 2:
+    top = stack[0]
+    for name, records, opening, closing, string, atom in _TOKEN.findall(text):
+        if name:
+            top.append(_ParsedNet(_unescape(name), _net_bit(
+                (key, int(value)) for key, value in _RECORD.findall(records))))
+        elif opening:
+            top = []
+            stack.append(top)
+        elif closing:
             if len(stack) == 1:
-                line = text.count("\n", 0, offset) + 1
-                raise UserError(f"{source}: malformed SAIF: unbalanced ')' at line {line}")
+                raise UserError(f"{source}: malformed SAIF: unbalanced ')'")
             done = stack.pop()
-            stack[-1].append(done)
+            top = stack[-1]
+            top.append(done)
         else:
-            stack[-1].append(token)
+            top.append(string or atom)
     if len(stack) != 1:
         raise UserError(f"{source}: malformed SAIF: {len(stack) - 1} unclosed '(' at end of file "
                         f"(truncated file?)")
     return stack[0]
 
 
+_ESCAPE = re.compile(r"\\(.)")
+
+
 def _unescape(name: str) -> str:
-    return re.sub(r"\\(.)", r"\1", name)
+    if "\\" not in name:
+        return name
+    if "\\\\" not in name:            # every backslash escapes the next character
+        return name.replace("\\", "")
+    return _ESCAPE.sub(r"\1", name)
 
 
 def _int(value, what: str, source: str) -> int:
@@ -150,21 +192,17 @@ def _parse_instance(node: list, source: str) -> Scope:
         keyword = item[0]
         if keyword == "NET":
             for net in item[1:]:
+                if isinstance(net, _ParsedNet):
+                    scope.nets[net.name] = net.bit
+                    continue
                 if not isinstance(net, list) or not net or not isinstance(net[0], str):
                     raise UserError(f"{source}: malformed SAIF: bad NET entry in instance "
                                     f"{scope.name!r}")
-                bit = NetBit()
-                for rec in net[1:]:
-                    if isinstance(rec, list) and len(rec) == 2 and isinstance(rec[0], str):
-                        key = rec[0].upper()
-                        if key in ("T0", "T1", "TX", "TC"):
-                            setattr(bit, key.lower(), _int(rec[1], f"{key} of {net[0]}", source))
-                if bit.tc and bit.t0 + bit.t1 + bit.tx > 0 and \
-                        (bit.t0 == 0 or bit.t1 == 0) and bit.tx == 0:
-                    # Held one value for the whole DURATION: no real transition.  Verilator
-                    # counts the settling of an initial 1 at time 0 as a toggle.
-                    bit.tc = 0
-                scope.nets[_unescape(net[0])] = bit
+                records = [(rec[0], _int(rec[1], f"{rec[0]} of {net[0]}", source))
+                           for rec in net[1:] if isinstance(rec, list) and len(rec) == 2
+                           and isinstance(rec[0], str)
+                           and rec[0].upper() in ("T0", "T1", "TX", "TC")]
+                scope.nets[_unescape(net[0])] = _net_bit(records)
         elif keyword == "INSTANCE":
             child = _parse_instance(item, source)
             scope.children[child.name] = child

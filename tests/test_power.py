@@ -296,6 +296,20 @@ def test_saif_constant_net_has_no_toggles():
     assert activity.root.nets["t"].tc == 1
 
 
+def test_saif_net_records_read_whole_equal_the_general_reading():
+    """Net records are read by one regex match each (the fast path); a record with a
+    field that path does not know goes through the general s-expression reader.  Both
+    give the same bits, escapes and the constant-net rule alike."""
+    nets = ["(q\\[0\\] (T0 40) (T1 60) (TX 0) (TC 7))", "(k (T0 0) (T1 100) (TX 0) (TC 1))",
+            "(a\\\\b (T0 10)\n (T1 90) (TC 3))"]
+    fast = parse_saif(f"(SAIFILE (DURATION 100) (INSTANCE t (NET {' '.join(nets)})))")
+    general = parse_saif("(SAIFILE (DURATION 100) (INSTANCE t (NET "
+                         + " ".join(n[:-1] + " (EXTRA x))" for n in nets) + ")))")
+    assert set(fast.root.nets) == {"q[0]", "k", "a\\b"}
+    assert fast.root.nets == general.root.nets
+    assert (fast.root.nets["q[0]"].tc, fast.root.nets["k"].tc) == (7, 0)
+
+
 @pytest.mark.parametrize("text, message", [
     ("(SAIFILE (DURATION 10) (INSTANCE a (NET (x (TC 1)))", "unclosed"),
     ("(SAIFILE (INSTANCE a (NET (x (TC 1)))))", "no DURATION"),
