@@ -32,7 +32,9 @@ import io
 
 import json
 import math
+import os
 import shutil
+import sys
 import threading
 import time
 from dataclasses import asdict
@@ -228,6 +230,30 @@ def run_workload_rtl(build, run_json: Path, work_dir: Path, weights_out: Path | 
     return result
 
 
+#: how much lower than the pruned core's FPGA build the other work of a compare run is
+#: scheduled (nice increments): the pruned build is the longest job, so it gets a core of
+#: its own while the unpruned build and the RTL runs share the other one
+NICE_UNPRUNED_BUILD = 2
+NICE_RTL_RUNS = 5
+
+
+def _set_this_thread_nice(value=None, *, increment: int = 0) -> int | None:
+    """Set the calling thread's nice value (``value``, or the current one + ``increment``)
+    and return the previous one.  Linux only, where nice is a per-thread attribute that
+    the thread's child processes inherit; elsewhere, or if the system refuses (raising
+    priority back may need privileges), nothing happens and None is returned: it only
+    changes which job finishes first."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        tid = threading.get_native_id()
+        old = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, old + increment if value is None else value)
+        return old
+    except (OSError, AttributeError):
+        return None
+
+
 def _subtract_activity(run, baseline):
     """Toggle counts of ``run`` minus those of ``baseline`` (same design, same load and
     read-back): the activity of the samples alone."""
@@ -413,6 +439,8 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
 
                 def run_build(name, vcfg):
                     progress.step(f"FPGA build ({name} core, {board_info.name})")
+                    if name != "pruned":
+                        _set_this_thread_nice(increment=NICE_UNPRUNED_BUILD)
                     t = time.perf_counter()
                     try:
                         bdir = out_dir / f"build-{name}"
@@ -451,6 +479,8 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
 
         # ---------------------------------------------------------------- RTL runs
         from .sim.runner import build_core
+        # the main thread's jobs (Verilator builds and runs) yield to the FPGA builds
+        main_nice = _set_this_thread_nice(increment=NICE_RTL_RUNS) if fpga_threads else None
         cores: dict = {}
         runs: dict = {}
         sim_builds: dict = {}
@@ -574,6 +604,8 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
             progress.step("waiting for the FPGA builds")
             for thread in fpga_threads:
                 thread.join()
+            if main_nice is not None:
+                _set_this_thread_nice(main_nice)
             # in the variants' order, not the order in which the threads finished
             for name in [n for n in variants if n in fpga_errors]:
                 missing.append(f"FPGA build of the {name} core failed: "

@@ -9,6 +9,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -185,3 +188,28 @@ def test_baseline_activity_is_subtracted_per_bit():
     assert diff.root.children["core"].nets["b[1]"].tc == 7
     assert diff.clock_cycles("clk") == 60
     assert diff.duration_s == pytest.approx(1.2e-6)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="per-thread nice values are a Linux feature; elsewhere it is a no-op")
+def test_build_scheduling_lowers_only_the_calling_thread_and_its_children():
+    """compare gives the pruned core's FPGA build a core of its own by raising the nice
+    value of the other jobs' threads; that must not touch the other threads, and the
+    thread's child processes (the tools) must inherit it."""
+    from spikeforge.compare import _set_this_thread_nice
+
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def job():
+        seen["old"] = _set_this_thread_nice(increment=3)
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen["child"] = int(subprocess.run([sys.executable, "-c", "import os; print(os.nice(0))"],
+                                           capture_output=True, text=True, check=True).stdout)
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    thread.join()
+    assert seen["old"] == main_before
+    assert seen["thread"] == seen["child"] == min(19, main_before + 3)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
