@@ -18,54 +18,58 @@ Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
 *invalid*.  A *boundary* beat is the end beat or a valid beat with ``time > cur_time``.
 Every lane entry carries the *epoch* of its step (a parity bit, 0 at the start of a
 sample).
-  * learning, boundary beat while ``dirty``: it waits until the core is drained;
-    then, if no neuron crossed the threshold in the step
-    (``crossed & ~fired`` is empty), the step closes silently (``dirty = 0``) and the
-    beat is handled below in the same cycle (the drain is checked first); otherwise
-    the phase becomes CLOSE.
-  * inference, boundary beat: it waits while a step is *pending*; else, if ``dirty``
-    and (it is the end beat or every lane queue has room), the open step becomes the
-    pending one (its time and epoch are kept, ``epoch`` flips, ``dirty = 0``) and the
-    beat is handled below in the same cycle; a dirty step with no queue room waits.
-  * end beat (not dirty): accepted; next phase is END, or STDP_WAIT if the STDP engine
-    is still busy.
+  * boundary beat (both modes): it waits while a step is *pending*; else, if
+    ``dirty`` and (it is the end beat or every lane queue has room), the open step
+    becomes the pending one (its time and epoch are kept, ``epoch`` flips,
+    ``dirty = 0``) and the beat is handled below in the same cycle (in learning the
+    end beat is then not taken: it waits for the pending step); a dirty step with no
+    queue room waits.
+  * end beat (not dirty, nothing pending): accepted; next phase is END, or STDP_WAIT
+    if the STDP engine is still busy.
   * valid beat in learning after the winner: accepted, no effect (cur_time follows).
     With ``skip_decided`` the producer then sends the end marker next (the sample's
     remaining beats are never offered).
   * other valid beat: accepted when every lane queue has room
     (``level + F_valid < fifo_depth``); ``cur_time = time``; ``dirty = 1``; the beat
-    enters the F stage (row-mask read) with the current ``epoch``.
+    enters the F stage (row-mask read) with the current ``epoch``.  In learning its
+    input counts as spiked before the winner only if its step ends without a winner
+    before it (the hardware keeps the open step's inputs apart while a step is
+    pending).
   * invalid beat: accepted, counted as dropped.
   The first accepted beat of a sample is cycle 0.
-Pending step (inference) at c: once no entry of its epoch is in the F stage or a lane
-  (as of the start of c), it closes: with no newly crossed neuron
-  (``potential > threshold`` at the end of that step, not fired) it is simply dropped;
-  otherwise, if the emitter is idle, the newly crossed neurons are marked fired and
-  handed to the emitter (from c+1) with the step's time; if the emitter is busy, the
-  step waits.
+Pending step at c: once no entry of its epoch is in the F stage or a lane (as of the
+  start of c), it closes.  With no newly crossed neuron (``potential > threshold`` at
+  the end of that step, not fired) it is simply dropped.  Otherwise, in inference, if
+  the emitter is idle, the newly crossed neurons are marked fired and handed to the
+  emitter (from c+1) with the step's time (if the emitter is busy, the step waits); in
+  learning (phase RUN; a beat may still be taken in that cycle: it belongs to the open
+  step) they are marked fired and the phase becomes WTA, on the potentials at the end
+  of the pending step (the lanes keep integrating the open step meanwhile and keep a
+  snapshot of every potential it changes).
 F stage at c: every lane whose slice (alive synapses of the row in that lane) is
   non-zero pushes ``(index, slice, epoch)`` into its queue; visible to the lane at c+1.
 Lane at c: if its remaining slice is non-zero it picks one synapse (weight read; the
-  update stage adds it at c+1).  If the slice is then empty it loads the next entry
-  (used from c+1): the queue head, or, with the queue empty, the F stage's entry for
-  this lane directly (bypass; it is then not queued).
-Drained at c: F stage empty and in every lane: queue empty, slice empty, update stage
-  empty.
-CLOSE (learning, 1 cycle): ``newly = crossed & ~fired``; ``fired |= newly``;
-  ``dirty = 0``.  No newly fired neuron -> RUN; else WTA.
+  fetch stage registers the weight at c+1, the update stage adds it at c+2).  If the
+  slice is then empty it loads the next entry (used from c+1): the queue head, or, with
+  the queue empty, the F stage's entry for this lane directly (bypass; it is then not
+  queued).
 WTA: one cycle per newly fired neuron plus one (a two-stage scan in ascending index;
   a strictly larger potential replaces the best); the cycle in which it decides hands
-  the winner to the emitter (from the next cycle), returns to RUN and starts the STDP
-  engine, which runs while the rest of the sample's events are consumed.
+  the winner to the emitter (from the next cycle), flushes the F stage and every lane
+  (queue, slice, fetch and update stages; the update of that cycle still happens),
+  returns to RUN and starts the STDP engine, which runs while the rest of the sample's
+  events are consumed.  ``syn_ops`` counts the updates the lanes did, so the open
+  step's updates before the flush count as well.
 Emitter: one spike beat per cycle (ascending neuron index) while it holds spikes,
   beside every phase (the consumer is assumed ready).
 STDP engine (busy from the cycle after WTA decides): the winner's synapses are split
   into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  1 cycle
   to fetch the first column-mask word of every bank, then each bank takes
   ``max(1, alive synapses in the word)`` cycles per word; each picked synapse is
-  written back ``STDP_WRITEBACK_DELAY`` (3) cycles later (RAM read, two arithmetic
-  stages), and the engine is busy until both the scan and the last write-back are
-  done (a trailing word without alive synapses can outlast the write-back).
+  written back ``STDP_WRITEBACK_DELAY`` (6) cycles later (RAM read and the STDP
+  unit's five stages), and the engine is busy until both the scan and the
+  last write-back are done (a trailing word without alive synapses can outlast the
+  write-back).
 STDP_WAIT: waits while the STDP engine is busy, then END.
 END: the end beat, from the first cycle ``c_end`` with no step pending and the emitter
   idle; ``cycles = c_end`` (cycles since the first accepted beat).
@@ -85,11 +89,11 @@ __all__ = ["CoreModel", "SampleResult", "COUNTER_NAMES"]
 
 COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samples")
 
-_RUN, _CLOSE, _WTA, _STDP_WAIT, _END = range(5)
+_RUN, _WTA, _STDP_WAIT, _END = range(4)
 
 #: cycles from the last STDP pick to its write-back (weight RAM read + the STDP unit's
-#: two pipeline stages); the STDP engine counts as busy until then
-STDP_WRITEBACK_DELAY = 3
+#: five pipeline stages, ``hw/stdp_unit.py``); the STDP engine counts as busy until then
+STDP_WRITEBACK_DELAY = 6
 
 
 @dataclass
@@ -103,6 +107,11 @@ class SampleResult:
         winner: the learning winner's neuron index, or None.
         winner_time: its spike time, or None.
         syn_ops, stdp_updates, pruned, dropped: this sample's share of the counters.
+        void_syn_ops: learning: the part of ``syn_ops`` spent on the step after the
+            winner's (integrated before the winner was known, then dropped).
+        void_syn_ops_max: the most that part can be in any timing (stalls and input
+            gaps change it): the alive synapses of every valid event after the winner's
+            step.
         skipped: input beats the producer dropped (``skip_decided``), never offered.
     """
 
@@ -115,6 +124,8 @@ class SampleResult:
     stdp_updates: int = 0
     pruned: int = 0
     dropped: int = 0
+    void_syn_ops: int = 0
+    void_syn_ops_max: int = 0
     skipped: int = 0
 
 
@@ -177,6 +188,29 @@ class CoreModel:
                 last_pick = pick if last_pick is None else max(last_pick, pick)
         return int(costs.sum(axis=1).max()), last_pick
 
+    @staticmethod
+    def _lane_cycle(k, queues, remaining, rem_epoch, fetch_stage, update_stage, f_stage,
+                    row_counts):
+        """One cycle of lane ``k``: the pipeline stages move on, the lane picks one
+        synapse of its current entry and loads the next one (queue head, or the F stage's
+        entry straight away when the queue is empty)."""
+        incoming = int(row_counts[f_stage[0], k]) if f_stage is not None else 0
+        in_epoch = f_stage[1] if f_stage is not None else 0
+        update_stage[k] = fetch_stage[k]
+        if remaining[k]:
+            fetch_stage[k] = rem_epoch[k]
+            remaining[k] -= 1
+        else:
+            fetch_stage[k] = None
+        if remaining[k] == 0 and queues[k]:
+            remaining[k], rem_epoch[k] = queues[k].popleft()
+            if incoming:
+                queues[k].append([incoming, in_epoch])
+        elif remaining[k] == 0 and incoming:
+            remaining[k], rem_epoch[k] = incoming, in_epoch
+        elif incoming:
+            queues[k].append([incoming, in_epoch])
+
     # ------------------------------------------------------------------ one sample
     def run_sample(self, events, regs: CoreRegisters, *,
                    skip_decided: bool = False) -> SampleResult:
@@ -198,7 +232,6 @@ class CoreModel:
 
         potentials = np.zeros(cfg.n_neurons, dtype=fx.POTENTIAL_DTYPE)
         fired = np.zeros(cfg.n_neurons, dtype=bool)
-        pre_spiked = np.zeros(cfg.n_inputs, dtype=bool)
 
         phase = _RUN
         beat_ptr = 0
@@ -210,10 +243,12 @@ class CoreModel:
         queues = [deque() for _ in range(n_lanes)]       # per lane: [popcount, epoch]
         remaining = [0] * n_lanes                        # per lane: entry bits left
         rem_epoch = [0] * n_lanes
-        update_busy = [False] * n_lanes
-        update_epoch = [0] * n_lanes
+        # per lane, the synapse in the fetch and in the update stage: None or its epoch
+        fetch_stage = [None] * n_lanes
+        update_stage = [None] * n_lanes
         epoch = 0                   # epoch tag of the open step's entries
-        pending = None              # inference: (time, potentials, epoch) of a step to close
+        pending = None              # (time, potentials, epoch) of a step to close
+        spiked_steps = []           # learning: (index, time) of beats taken with effect
         emit_list: list[int] = []                        # the emitter's spikes left
         emit_time = 0
         wta_cycles_left = 0
@@ -224,12 +259,9 @@ class CoreModel:
             """Some entry of epoch ``ep`` is still in the F stage or a lane."""
             return ((f_stage is not None and f_stage[1] == ep) or any(
                 any(e == ep for _, e in queues[k]) or (remaining[k] and rem_epoch[k] == ep)
-                or (update_busy[k] and update_epoch[k] == ep) for k in range(n_lanes)))
+                or fetch_stage[k] == ep or update_stage[k] == ep for k in range(n_lanes)))
 
         while True:
-            drained = (f_stage is None and all(
-                not queues[k] and remaining[k] == 0 and not update_busy[k]
-                for k in range(n_lanes)))
             space_ok = all(len(queues[k]) + (f_stage is not None) < depth
                            for k in range(n_lanes))
             emitting = bool(emit_list)
@@ -237,40 +269,45 @@ class CoreModel:
             next_f = None
             next_pending = pending
             new_emit = None
+            flush = False
 
-            # inference: the pending step closes once its entries are all integrated
+            # the pending step closes once its entries are all integrated
             if pending is not None and not lanes_hold(pending[2]):
                 newly = np.flatnonzero((pending[1] > regs.threshold) & ~fired)
                 if len(newly) == 0:
                     next_pending = None
+                elif learn:
+                    if phase == _RUN:
+                        fired[newly] = True
+                        wta_cycles_left = len(newly) + 1     # two-stage scan
+                        # on the potentials at the end of the pending step; argmax:
+                        # the lowest index on ties
+                        winner = int(newly[np.argmax(pending[1][newly])])
+                        result.winner, result.winner_time = winner, pending[0]
+                        next_pending = None
+                        next_phase = _WTA
                 elif not emitting:
                     fired[newly] = True
                     new_emit = ([int(j) for j in newly], pending[0])
                     next_pending = None
 
             if phase == _RUN:
+                # (in the cycle a learning step resolves with a winner a beat is still
+                # taken: it is the open step's, whose work WTA's decision flushes)
                 is_end, index, time = beats[beat_ptr]
                 valid = (not is_end and index < cfg.n_inputs and time < cfg.time_steps
                          and time >= cur_time)
                 accepted = False
                 boundary = is_end or (valid and time > cur_time)
-                blocked = dirty and boundary
-                if not learn:
-                    # steps overlap: a boundary hands the open step over to be closed
-                    # behind the front end, one step at a time
-                    if boundary and pending is not None:
-                        blocked = True
-                    elif blocked and (is_end or space_ok):
-                        next_pending = (cur_time, potentials.copy(), epoch)
-                        epoch ^= 1
-                        dirty = False
-                        blocked = False
-                elif blocked and drained:
-                    if not np.any((potentials > regs.threshold) & ~fired):
-                        dirty = False          # nothing fired: the step closes silently
-                        blocked = False
-                    else:
-                        next_phase = _CLOSE
+                blocked = boundary and (dirty or pending is not None)
+                if boundary and pending is None and dirty and (is_end or space_ok):
+                    # a boundary hands the open step over to be closed behind the front
+                    # end, one step at a time
+                    next_pending = (cur_time, potentials.copy(), epoch)
+                    epoch ^= 1
+                    dirty = False
+                    # learning takes the end beat only once nothing is pending
+                    blocked = learn and is_end
                 if blocked:
                     pass
                 elif is_end:
@@ -286,12 +323,11 @@ class CoreModel:
                         dirty = True
                         next_f = (index, epoch)
                         if learn:
-                            pre_spiked[index] = True
+                            spiked_steps.append((index, time))
                         alive = self.mask[index]
                         potentials = np.where(
                             alive, fx.saturating_accumulate(potentials, self.weights[index],
                                                             cfg.potential_bits), potentials)
-                        result.syn_ops += int(alive.sum())
                 else:
                     accepted = True
                     result.dropped += 1
@@ -301,24 +337,14 @@ class CoreModel:
                     if skip_decided and learn and won and not is_end:
                         result.skipped = len(beats) - 1 - beat_ptr
                         beat_ptr = len(beats) - 1
-            elif phase == _CLOSE:
-                crossed = potentials > regs.threshold  # set at write-back, hence monotone
-                newly = np.flatnonzero(crossed & ~fired)
-                fired[newly] = True
-                dirty = False
-                if len(newly) == 0:
-                    next_phase = _RUN
-                else:
-                    wta_cycles_left = len(newly) + 1     # two-stage scan
-                    best = newly[np.argmax(potentials[newly])]   # argmax: lowest index on ties
-                    winner, won = int(best), True
-                    result.winner, result.winner_time = winner, cur_time
-                    next_phase = _WTA
             elif phase == _WTA:
                 wta_cycles_left -= 1
                 if wta_cycles_left == 0:
-                    new_emit = ([winner], cur_time)
+                    new_emit = ([winner], result.winner_time)
                     next_phase = _RUN
+                    won = True
+                    flush = True
+                    dirty = False
                     # fetch at cycle + 1, the scan from cycle + 2; busy until the scan
                     # ends and the last picked synapse has been written back
                     scan_cycles, last_pick = self._stdp_scan_timing(winner)
@@ -342,29 +368,34 @@ class CoreModel:
 
             # lanes (independent of the phase); the F stage's entries either go straight
             # into an idle lane with an empty queue (bypass) or into the queue
-            for k in range(n_lanes):
-                incoming = int(row_counts[f_stage[0], k]) if f_stage is not None else 0
-                in_epoch = f_stage[1] if f_stage is not None else 0
-                if remaining[k]:
-                    update_busy[k] = True
-                    update_epoch[k] = rem_epoch[k]
-                    remaining[k] -= 1
-                else:
-                    update_busy[k] = False
-                if remaining[k] == 0 and queues[k]:
-                    remaining[k], rem_epoch[k] = queues[k].popleft()
-                    if incoming:
-                        queues[k].append([incoming, in_epoch])
-                elif remaining[k] == 0 and incoming:
-                    remaining[k], rem_epoch[k] = incoming, in_epoch
-                elif incoming:
-                    queues[k].append([incoming, in_epoch])
+            result.syn_ops += sum(stage is not None for stage in update_stage)
+            if flush:
+                # WTA decided: the open step's entries are dropped (the F stage is empty:
+                # no beat is taken during WTA)
+                for k in range(n_lanes):
+                    queues[k].clear()
+                    remaining[k] = 0
+                    fetch_stage[k] = update_stage[k] = None
+            else:
+                for k in range(n_lanes):
+                    self._lane_cycle(k, queues, remaining, rem_epoch, fetch_stage,
+                                     update_stage, f_stage, row_counts)
             f_stage = next_f
             pending = next_pending
             phase = next_phase
             cycle += 1
 
         if learn and winner is not None:
+            pre_spiked = np.zeros(cfg.n_inputs, dtype=bool)
+            for index, time in spiked_steps:
+                if time <= result.winner_time:
+                    pre_spiked[index] = True
+            needed = sum(int(self.mask[index].sum()) for index, time in spiked_steps
+                         if time <= result.winner_time)
+            result.void_syn_ops = result.syn_ops - needed
+            later = [(i, t) for i, t in events.tolist()
+                     if result.winner_time < t < cfg.time_steps and i < cfg.n_inputs]
+            result.void_syn_ops_max = sum(int(self.mask[i].sum()) for i, _ in later)
             self._stdp(winner, pre_spiked, regs, result)
         for name in ("syn_ops", "stdp_updates", "pruned", "dropped"):
             self.counters[name] += getattr(result, name)

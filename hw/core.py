@@ -10,7 +10,7 @@ from .bits import lowest_set_bit
 from .lane import IntegrationLane
 from .layouts import (access_command_layout, access_response_layout, input_event_layout,
                       output_event_layout)
-from .stdp_unit import STDPUnit
+from .stdp_unit import STDP_UNIT_LATENCY, STDPUnit
 
 __all__ = ["TTFSCore", "COUNTER_PORTS"]
 
@@ -66,17 +66,19 @@ class TTFSCore(wiring.Component):
         # every lane; one cycle later (the F stage) each lane with a non-zero slice gets
         # (row, slice), so events whose synapses are all pruned never reach a lane.  Lanes
         # run decoupled.  Every lane entry carries its step's epoch (parity) and lanes
-        # keep their crossings (detected at write-back, no scan) per epoch.  In inference
-        # steps overlap: a beat of a later step (or the end marker) hands the open step
-        # over as *pending* and goes on at once (one pending step at a time); once no
-        # entry of the pending epoch is left, its newly crossed neurons are latched into
-        # the emitter, which sends one spike beat per cycle beside everything else.  In
-        # learning the winner depends on the step's potentials, so a later step's beat
-        # waits until all lanes have drained; CLOSE latches the crossings and WTA picks
-        # the winner among them (integration then stops) for the emitter.  After the end
-        # marker STDP walks the winner's column masks, all row banks in parallel, each with a priority encoder:
-        # read a weight, one cycle later write back the STDP update and, if the pruning
-        # rule fires, clear both mask bits.  END sends the cycle count.  Without
+        # keep their crossings (detected at write-back, no scan) per epoch.  Steps
+        # overlap: a beat of a later step (or the end marker) hands the open step over as
+        # *pending* and goes on at once (one pending step at a time); once no entry of
+        # the pending epoch is left, the step closes.  In inference its newly crossed
+        # neurons are latched into the emitter, which sends one spike beat per cycle
+        # beside everything else.  In learning a step without crossings closes silently;
+        # one with crossings goes to WTA, which picks the winner on the potentials at the
+        # end of that step (each lane snapshots a potential before the open step first
+        # changes it) and then flushes the open step's work (its inputs count as after
+        # the winner; integration stops for the sample).  STDP then walks the winner's
+        # column masks, all row banks in parallel, each with a priority encoder: read a
+        # weight, register it, write back the STDP update four cycles later and, if the
+        # pruning rule fires, clear both mask bits.  END sends the cycle count.  Without
         # cfg.pruning no mask memory, prune compare or mask write exists: slices and
         # column words are constants with every synapse alive.
         cfg = self._cfg
@@ -143,6 +145,17 @@ class TTFSCore(wiring.Component):
                     rowmask_wr[k][b] = rowmask.write_port()
                     colmask_rd[k][b] = colmask.read_port(domain="comb")
                     colmask_wr[k][b] = colmask.write_port()
+        # Learning: per row bank, the time of each input's first spike in the sample (valid
+        # where pre_spiked is set).  STDP potentiates a synapse whose input first spiked
+        # at or before the winner's step: inputs of the step after it, which the front end
+        # takes before the winner is known, count as after.  LUT RAM, read by the bank's
+        # STDP walk.
+        spike_time_rd, spike_time_wr = [], []
+        for b in range(n_banks):
+            spike_times = memory.Memory(shape=cfg.time_bits, depth=entries, init=[])
+            m.submodules[f"spike_time_b{b}"] = spike_times
+            spike_time_rd.append(spike_times.read_port(domain="comb"))
+            spike_time_wr.append(spike_times.write_port())
         entry_bits = max(1, (entries - 1).bit_length())
         stdp_units = []
         for b in range(n_banks):
@@ -161,13 +174,13 @@ class TTFSCore(wiring.Component):
         sample_cycles = Signal(cfg.counter_bits)
         f_valid = Signal()
         f_index = Signal(cfg.input_index_bits)
-        pre_spiked = Signal(cfg.n_inputs)
+        pre_spiked = Signal(cfg.n_inputs)          # learning: the input has spiked
         emit_vec = Signal(cfg.n_neurons)           # the emitter's spikes still to send
         emit_winner = Signal()                     # learning: the emitter sends `winner`
         emit_time = Signal(cfg.time_bits)
         epoch = Signal()                           # epoch of the open step's entries
         f_epoch = Signal()
-        pending = Signal()                         # inference: a step waits to be closed
+        pending = Signal()                         # a step waits to be closed
         pending_time = Signal(cfg.time_bits)
         wta_vec = Signal(cfg.n_neurons)
         best = Signal(cfg.neuron_index_bits)
@@ -183,9 +196,11 @@ class TTFSCore(wiring.Component):
         dropped_strobe = Signal()
         stdp_start = Signal()
         stdp_busy = Signal()
+        close_winner = Signal()                    # learning: the pending step has a winner
+        note_first_spike = Signal()                # learning: store the beat's spike time
+        taking_beat = Signal()                     # RUN looks at the offered beat
 
         # ---------------------------------------------------------------- lanes
-        drained = ~f_valid & ~Cat(*[lane.busy for lane in lanes]).any()
         # no entry of the pending step's epoch (the other one) is left anywhere
         pending_integrated = (~(f_valid & (f_epoch != epoch))
                               & ~Cat(*[lane.holds.bit_select(~epoch, 1) for lane in lanes]).any())
@@ -208,12 +223,12 @@ class TTFSCore(wiring.Component):
                 slice_bits = Const(valid_slots[k], slots)
             m.d.comb += [
                 lane.threshold.eq(self.threshold),
+                lane.open_epoch.eq(epoch),
                 lane.weight_data.eq(Array(port.data for port in weight_rd[k])[read_bank]),
                 lane.events.payload.index.eq(f_index),
                 lane.events.payload.slice.eq(slice_bits),
                 lane.events.payload.epoch.eq(f_epoch),
-                # learning closes the open step; inference the pending one
-                lane.close_epoch.eq(Mux(self.learn, epoch, ~epoch)),
+                lane.close_epoch.eq(~epoch),            # the pending step's
                 lane.events.valid.eq(f_valid & (slice_bits != 0)),
             ]
 
@@ -279,7 +294,7 @@ class TTFSCore(wiring.Component):
         # column word's read port belongs to the scan, so the write-back rebuilds the
         # word instead: its alive bits are exactly the synapses the scan picks from it,
         # so the true current word is the picked ones kept so far (wb_kept) plus the
-        # ones not yet written back (in the two pipeline stages or still in scan_reg).
+        # ones not yet written back (in the STDP unit's stages or still in scan_reg).
         # Every write therefore stores the true word, even if a reset cuts it short.
         wb_fresh = [Signal(name=f"wb_fresh_b{b}") for b in range(n_banks)]
         wb_word = [Signal(range(n_words), name=f"wb_word_b{b}") for b in range(n_banks)]
@@ -292,7 +307,9 @@ class TTFSCore(wiring.Component):
                 unit.valid.eq(w_valid[b]),
                 unit.tag.eq(w_entry[b]),
                 unit.weight.eq(Array(weight_rd[k][b].data for k in range(n_lanes))[winner_lane]),
-                unit.potentiate.eq(pre_spiked.bit_select(row, 1)),
+                spike_time_rd[b].addr.eq(w_entry[b]),
+                unit.potentiate.eq(pre_spiked.bit_select(row, 1)
+                                   & (spike_time_rd[b].data <= pending_time)),
                 unit.a_plus.eq(self.a_plus),
                 unit.a_minus.eq(self.a_minus),
                 unit.theta_p.eq(self.theta_p),
@@ -308,8 +325,10 @@ class TTFSCore(wiring.Component):
                 kept = Signal(word_bits, name=f"wb_kept_next_b{b}")
                 m.d.comb += kept.eq(Mux(wb_fresh[b] | (done_word != wb_word[b]), 0, wb_kept[b])
                                     | (~unit.pruned << done_bit)[:word_bits])
-                column_word = (kept | unscanned | in_flight(w_valid[b], w_entry[b])
-                               | in_flight(unit.mid_valid, unit.mid_tag))
+                column_word = kept | unscanned | in_flight(w_valid[b], w_entry[b])
+                for stage in range(STDP_UNIT_LATENCY - 1):
+                    column_word = column_word | in_flight(
+                        unit.flight_valid[stage], unit.flight_tag.word_select(stage, entry_bits))
             with m.If(unit.out_valid):
                 if cfg.pruning:
                     m.d.sync += [wb_word[b].eq(done_word), wb_kept[b].eq(kept),
@@ -418,12 +437,10 @@ class TTFSCore(wiring.Component):
         out = self.events_out.payload
         boundary = beat.end | (valid_event & (beat.time > cur_time))
         emitting = (emit_vec != 0) | emit_winner
-        # Learning: a step in which no neuron crossed closes silently when drained (no
-        # CLOSE cycle).  Inference: a boundary hands the open step over (pending) unless
-        # one is pending already; an event beat needs queue room for itself as well.
-        must_close = dirty & boundary & ~(drained & (newly_all == 0))
+        # A boundary hands the open step over (pending) unless one is pending already;
+        # an event beat needs queue room for itself as well.
         hand_over = dirty & boundary & ~pending & (beat.end | space_ok)
-        infer_wait = boundary & (pending | (dirty & ~hand_over))
+        step_wait = boundary & (pending | (dirty & ~hand_over))
 
         # The emitter: one spike beat per cycle, in ascending neuron index, whatever the
         # phase; the end beat waits until it is idle.  The learning winner has a flag of
@@ -436,16 +453,19 @@ class TTFSCore(wiring.Component):
             with m.If(self.events_out.ready):
                 m.d.sync += [emit_vec.eq(emit_rest), emit_winner.eq(0)]
 
-        # Inference: the pending step is closed once all its entries are integrated; if
-        # neurons crossed in it, they go to the (idle) emitter.
+        # The pending step is closed once all its entries are integrated.  Without a
+        # crossing it is dropped (learning: its open successor's inputs now count as
+        # spiked before any winner).  Inference: its newly crossed neurons go to the
+        # (idle) emitter.  Learning: they go to WTA (in the RUN phase, below).
         close_pending = Signal()
-        with m.If(pending & pending_integrated):
-            with m.If(newly_all == 0):
-                m.d.sync += pending.eq(0)
-            with m.Elif(~emitting):
-                m.d.comb += close_pending.eq(1)
-                m.d.sync += [pending.eq(0), emit_vec.eq(newly_all),
-                             emit_time.eq(pending_time)]
+        resolve_silent = pending & pending_integrated & (newly_all == 0)
+        resolve_winner = self.learn & pending & pending_integrated & (newly_all != 0)
+        with m.If(resolve_silent):
+            m.d.sync += pending.eq(0)
+        with m.Elif(pending & pending_integrated & ~self.learn & ~emitting):
+            m.d.comb += close_pending.eq(1)
+            m.d.sync += [pending.eq(0), emit_vec.eq(newly_all),
+                         emit_time.eq(pending_time)]
 
         # WTA stage B, outside the FSM so that no phase decode sits in front of the
         # potential probe and the compare (wta_cand_valid is 1 only during WTA).
@@ -459,14 +479,24 @@ class TTFSCore(wiring.Component):
         with m.FSM(name="phase") as phase:
             with m.State("RUN"):
                 m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid)
+                with m.If(resolve_winner):
+                    # learning: the pending step had crossings; fired |= them, and WTA
+                    # picks the winner on the lanes' end-of-step potentials (snapshots
+                    # where the open step has changed them since)
+                    m.d.comb += close_winner.eq(1)
+                    m.d.sync += [pending.eq(0), wta_vec.eq(newly_all), best_valid.eq(0),
+                                 wta_cand_valid.eq(0)]
+                    m.next = "WTA"
+                # (a beat is still taken in that cycle: it belongs to the open step, whose
+                # work WTA's decision flushes; testing resolve_winner here would put every
+                # lane's state in front of `ready`)
                 with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
-                    with m.If(self.learn & must_close):
-                        # (the emitter is idle here: in learning it sends only the
-                        # winner, after which no step is dirty any more)
-                        with m.If(drained):
-                            m.next = "CLOSE"
-                    with m.Elif(~self.learn & infer_wait):
+                    m.d.comb += taking_beat.eq(1)
+                    with m.If(step_wait):
                         pass
+                    with m.Elif(beat.end & self.learn & hand_over):
+                        # handed over (below), taken once nothing is pending
+                        m.d.sync += dirty.eq(0)
                     with m.Elif(beat.end):
                         m.d.comb += self.events_in.ready.eq(1)
                         m.d.sync += dirty.eq(0)
@@ -483,9 +513,11 @@ class TTFSCore(wiring.Component):
                             with m.If(space_ok):
                                 m.d.sync += [cur_time.eq(beat.time), dirty.eq(1),
                                              f_valid.eq(1), f_index.eq(beat.index),
-                                             f_epoch.eq(epoch ^ (~self.learn & hand_over))]
+                                             f_epoch.eq(epoch ^ hand_over)]
                                 with m.If(self.learn):
                                     m.d.sync += pre_spiked.bit_select(beat.index, 1).eq(1)
+                                    m.d.comb += note_first_spike.eq(
+                                        ~pre_spiked.bit_select(beat.index, 1))
                                 if cfg.pruning:
                                     for k in range(n_lanes):
                                         m.d.sync += f_slice[k].eq(
@@ -493,16 +525,6 @@ class TTFSCore(wiring.Component):
                                             [low(beat.index)])
                     with m.Else():
                         m.d.comb += [self.events_in.ready.eq(1), dropped_strobe.eq(1)]
-
-            with m.State("CLOSE"):
-                # learning only (inference closes its steps behind the front end)
-                m.d.sync += dirty.eq(0)
-                with m.If(newly_all == 0):
-                    m.next = "RUN"
-                with m.Else():
-                    m.d.sync += [wta_vec.eq(newly_all), best_valid.eq(0),
-                                 wta_cand_valid.eq(0)]
-                    m.next = "WTA"
 
             with m.State("WTA"):
                 # Two stages, so that no cycle holds the priority encoder, the potential
@@ -516,9 +538,12 @@ class TTFSCore(wiring.Component):
                     m.d.sync += [wta_vec.eq(rest), wta_cand.eq(candidate)]
                 m.d.sync += wta_cand_valid.eq(wta_vec != 0)
                 with m.If(wta_cand_valid & (wta_vec == 0)):
-                    m.d.sync += [emit_winner.eq(1), emit_time.eq(cur_time), won.eq(1),
-                                 winner.eq(wta_chosen)]
-                    m.d.comb += stdp_start.eq(1)
+                    # the open step's work is void now: its entries are flushed (no
+                    # beat is taken during WTA, so the F stage is empty) and its inputs
+                    # count as after the winner
+                    m.d.sync += [emit_winner.eq(1), emit_time.eq(pending_time), won.eq(1),
+                                 winner.eq(wta_chosen), dirty.eq(0)]
+                    m.d.comb += [stdp_start.eq(1)] + [lane.flush.eq(1) for lane in lanes]
                     m.next = "RUN"
 
             with m.State("STDP_WAIT"):
@@ -595,9 +620,16 @@ class TTFSCore(wiring.Component):
         m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE") | Cat(*w_valid).any()
                                  | Cat(*[unit.busy for unit in stdp_units]).any())
         m.d.comb += counting.eq(~phase.ongoing("END") | pending | emitting)
-        m.d.comb += [lane.close.eq(phase.ongoing("CLOSE") | close_pending) for lane in lanes]
-        # inference: an accepted boundary beat hands the open step over
-        with m.If(phase.ongoing("RUN") & ~self.learn & hand_over & accept):
+        for b in range(n_banks):
+            m.d.comb += [spike_time_wr[b].addr.eq(high(beat.index)),
+                         spike_time_wr[b].data.eq(beat.time),
+                         spike_time_wr[b].en.eq(note_first_spike & (low(beat.index) == b))]
+        m.d.comb += [lane.close.eq(close_winner | close_pending) for lane in lanes]
+        m.d.comb += [lane.snap_enable.eq(self.learn & (pending | phase.ongoing("WTA")))
+                     for lane in lanes]
+        # a boundary beat offered in RUN hands the open step over (inference takes it in
+        # the same cycle; learning takes an end beat only once nothing is pending)
+        with m.If(taking_beat & hand_over):
             m.d.sync += [pending.eq(1), pending_time.eq(cur_time), epoch.eq(~epoch)]
 
 

@@ -124,13 +124,27 @@ class HostLink(wiring.Component):
         for name in CORE_COUNTER_PORTS:
             m.d.comb += getattr(protocol, name).eq(getattr(self, name))
 
-        # access port: only the protocol engine uses it
-        m.d.comb += [self.access_cmd.payload.eq(protocol.access_cmd.payload),
-                     self.access_cmd.valid.eq(protocol.access_cmd.valid),
-                     protocol.access_cmd.ready.eq(self.access_cmd.ready),
-                     protocol.access_rsp.payload.eq(self.access_rsp.payload),
-                     protocol.access_rsp.valid.eq(self.access_rsp.valid),
-                     self.access_rsp.ready.eq(protocol.access_rsp.ready)]
+        # access port: only the protocol engine uses it.  Commands and responses pass
+        # through small FIFOs (commands: the same kind as the host's event stream below,
+        # so neither overtakes the other), so that neither the core's weight-RAM address
+        # multiplexer nor the protocol engine's shift register sits on a path from the
+        # other's logic (a response's weight comes straight from block RAM).
+        m.submodules.access_fifo = access_fifo = SyncFIFOBuffered(
+            width=len(protocol.access_cmd.payload.as_value()), depth=2)
+        m.submodules.response_fifo = response_fifo = SyncFIFOBuffered(
+            width=len(self.access_rsp.payload.as_value()), depth=2)
+        m.d.comb += [access_fifo.w_data.eq(protocol.access_cmd.payload),
+                     access_fifo.w_en.eq(protocol.access_cmd.valid),
+                     protocol.access_cmd.ready.eq(access_fifo.w_rdy),
+                     self.access_cmd.payload.eq(access_fifo.r_data),
+                     self.access_cmd.valid.eq(access_fifo.r_rdy),
+                     access_fifo.r_en.eq(self.access_cmd.ready),
+                     response_fifo.w_data.eq(self.access_rsp.payload),
+                     response_fifo.w_en.eq(self.access_rsp.valid),
+                     self.access_rsp.ready.eq(response_fifo.w_rdy),
+                     protocol.access_rsp.payload.eq(response_fifo.r_data),
+                     protocol.access_rsp.valid.eq(response_fifo.r_rdy),
+                     response_fifo.r_en.eq(protocol.access_rsp.ready)]
 
         # batch runner control and status
         wiring.connect(m, protocol.batch_load, batch.load)
@@ -160,10 +174,12 @@ class HostLink(wiring.Component):
         m.d.comb += [stream_fifo.w_data.eq(protocol.events_in.payload),
                      stream_fifo.w_en.eq(protocol.events_in.valid),
                      protocol.events_in.ready.eq(stream_fifo.w_rdy)]
-        # beats still in the FIFO count as a busy core: the protocol's state checks
-        # (writes, read-back, batch start) then keep their order after a stream frame
-        # (``level``, not ``r_rdy``: a beat just written is counted before it is readable)
-        m.d.comb += protocol.busy.eq(self.busy | (stream_fifo.level != 0))
+        # beats and commands still in the FIFOs count as a busy core: the protocol's state
+        # checks (writes, read-back, batch start) then keep their order after a stream
+        # frame (``level``, not ``r_rdy``: an entry just written is counted before it is
+        # readable)
+        m.d.comb += protocol.busy.eq(self.busy | (stream_fifo.level != 0)
+                                     | (access_fifo.level != 0) | (response_fifo.level != 0))
         with m.If(batch.running):
             m.d.comb += [self.events_in.payload.eq(batch.events_in.payload),
                          self.events_in.valid.eq(batch.events_in.valid),

@@ -1,7 +1,7 @@
 """One integration lane of the core."""
 
-from amaranth.hdl import Array, Module, Mux, Signal
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.hdl import Array, Module, Mux, ResetInserter, Signal
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import CoreConfig
@@ -28,18 +28,27 @@ class IntegrationLane(wiring.Component):
         events: queue entries ``(index, slice)``: the bits of ``slice`` are the alive
             synapses of input row ``index`` in this lane (never all zero).
         level: entries in the queue (the core's front end keeps room for one in flight).
-        busy: the queue is not empty, slice bits are left, or an update is in flight.
-        holds: per epoch, an entry of that epoch is still queued, being picked or
-            updated (entries are in epoch order, so the head, the current entry and the
-            update stage tell).
+        busy: the queue is not empty, slice bits are left, or a synapse is in the fetch
+            or update stage.
+        holds: per epoch, an entry of that epoch is still queued, being picked, fetched
+            or updated (entries are in epoch order, so the head, the current entry and
+            the two stages behind it tell).
         weight_row, weight_slot, weight_read: the synapse to read (the core maps it to
-            its row bank); weight_data: the weight, one cycle after weight_read.
+            its row bank); weight_data: the weight, one cycle after weight_read (the
+            lane registers it before adding it: the update is two cycles after the read).
         threshold: firing threshold (fire when potential > threshold).
         close_epoch: the epoch whose crossings ``newly_fired`` reports.
         newly_fired: per slot, ``crossed[close_epoch] & ~fired``.
         close: time-step close: ``fired |= newly_fired``.
-        clear: start of a new sample: potentials, crossed and fired flags to 0.
-        probe_slot, probe_potential: read one potential (winner selection).
+        clear: start of a new sample: potentials, crossed, fired and snapshot flags to 0.
+        open_epoch, snap_enable: learning with a step pending or in WTA: the first
+            update of epoch ``open_epoch`` to a slot saves the slot's potential (its
+            value at the end of the pending step) in a snapshot; snapshots are dropped
+            while snap_enable is 0.
+        flush: drop every queued entry, the current entry and the fetch stage (the
+            update stage's synapse is still added this cycle).
+        probe_slot, probe_potential: read one potential for winner selection: the
+            snapshot if the slot has one, else the potential.
         syn_op: a synapse was integrated this cycle (statistics).
     """
 
@@ -65,6 +74,9 @@ class IntegrationLane(wiring.Component):
             "newly_fired": Out(slots),
             "close": In(1),
             "clear": In(1),
+            "open_epoch": In(1),
+            "snap_enable": In(1),
+            "flush": In(1),
             "probe_slot": In(range(slots)),
             "probe_potential": Out(cfg.potential_bits),
             "syn_op": Out(1),
@@ -72,9 +84,12 @@ class IntegrationLane(wiring.Component):
 
     def elaborate(self, platform):
         # Pipeline: queue (FWFT SyncFIFO) -> current entry (row, remaining slice bits) ->
-        # pick the lowest remaining bit and read its weight -> one cycle later add the
-        # weight to that slot's potential (registers, so any slot can be updated each
-        # cycle) and set its crossed flag if the new potential exceeds the threshold.
+        # pick the lowest remaining bit and read its weight -> fetch: register the weight
+        # the block RAM delivers (its clock-to-output time and the core's bank
+        # multiplexer would otherwise sit in front of the adder on the critical path) ->
+        # update: add the weight to that slot's potential (registers, so any slot can be
+        # updated each cycle) and set its crossed flag if the new potential exceeds the
+        # threshold.
         # The next entry is taken in the same cycle as the last bit of the current one
         # is picked, so the lane never idles while work is queued: dead synapses were
         # never queued and cost nothing here.  An idle lane with an empty queue takes a
@@ -88,8 +103,8 @@ class IntegrationLane(wiring.Component):
         slots = cfg.slots_per_lane
         m = Module()
 
-        queue = m.submodules.queue = fifo.SyncFIFO(
-            width=lane_queue_layout(cfg).size, depth=cfg.fifo_depth)
+        queue = fifo.SyncFIFO(width=lane_queue_layout(cfg).size, depth=cfg.fifo_depth)
+        m.submodules.queue = ResetInserter(self.flush)(queue)
         bypass = Signal()
         m.d.comb += [
             queue.w_data.eq(self.events.payload),
@@ -102,9 +117,13 @@ class IntegrationLane(wiring.Component):
         row = Signal(cfg.input_index_bits)
         remaining = Signal(slots)
         cur_epoch = Signal()
+        fetch_valid = Signal()
+        fetch_slot = Signal(range(slots))
+        fetch_epoch = Signal()
         update_valid = Signal()
         update_slot = Signal(range(slots))
         update_epoch = Signal()
+        update_weight = Signal(cfg.weight_bits)
 
         pick_slot, remaining_after = lowest_set_bit(remaining)
         picking = remaining != 0
@@ -114,12 +133,18 @@ class IntegrationLane(wiring.Component):
             self.weight_read.eq(picking),
         ]
         m.d.sync += [
-            update_valid.eq(picking),
-            update_slot.eq(pick_slot),
-            update_epoch.eq(cur_epoch),
+            fetch_valid.eq(picking),
+            fetch_slot.eq(pick_slot),
+            fetch_epoch.eq(cur_epoch),
+            update_valid.eq(fetch_valid),
+            update_slot.eq(fetch_slot),
+            update_epoch.eq(fetch_epoch),
+            update_weight.eq(self.weight_data),
         ]
         left = Mux(picking, remaining_after, 0)
-        with m.If((left == 0) & queue.r_rdy):
+        with m.If(self.flush):
+            m.d.sync += [remaining.eq(0), fetch_valid.eq(0), update_valid.eq(0)]
+        with m.Elif((left == 0) & queue.r_rdy):
             m.d.comb += queue.r_en.eq(1)
             m.d.sync += [row.eq(head.index), remaining.eq(head.slice),
                          cur_epoch.eq(head.epoch)]
@@ -134,22 +159,42 @@ class IntegrationLane(wiring.Component):
         potentials = Array(Signal(cfg.potential_bits, name=f"potential{s}") for s in range(slots))
         crossed = [Signal(slots, name=f"crossed_e{e}") for e in range(2)]
         fired = Signal(slots)
+        # snapshots in LUT RAM (one write, one asynchronous read port): a register per
+        # slot and its write multiplexer cost more than the rest of the lane's state
+        m.submodules.snapshots = snapshots = memory.Memory(
+            shape=cfg.potential_bits, depth=slots, init=[])
+        snapshot_wr = snapshots.write_port()
+        snapshot_rd = snapshots.read_port(domain="comb")
+        snapped = Signal(slots)
         total = Signal(cfg.potential_bits + 1)
         saturated = Signal(cfg.potential_bits)
         m.d.comb += [
-            total.eq(potentials[update_slot] + self.weight_data),
+            total.eq(potentials[update_slot] + update_weight),
             saturated.eq(Mux(total > cfg.potential_max, cfg.potential_max, total)),
             self.syn_op.eq(update_valid),
             # a crossing stays set after the close (it is then in ``fired``), so an
             # epoch's vector needs no clearing when its parity comes round again
             self.newly_fired.eq(Mux(self.close_epoch, crossed[1], crossed[0]) & ~fired),
-            self.probe_potential.eq(potentials[self.probe_slot]),
-            self.busy.eq(queue.r_rdy | (remaining != 0) | update_valid),
+            snapshot_rd.addr.eq(self.probe_slot),
+            self.probe_potential.eq(Mux(snapped.bit_select(self.probe_slot, 1),
+                                        snapshot_rd.data, potentials[self.probe_slot])),
+            snapshot_wr.addr.eq(update_slot),
+            snapshot_wr.data.eq(potentials[update_slot]),
+            self.busy.eq(queue.r_rdy | (remaining != 0) | fetch_valid | update_valid),
         ]
         for e in range(2):
             m.d.comb += self.holds[e].eq((queue.r_rdy & (head.epoch == e))
                                          | ((remaining != 0) & (cur_epoch == e))
+                                         | (fetch_valid & (fetch_epoch == e))
                                          | (update_valid & (update_epoch == e)))
+        with m.If(self.clear | ~self.snap_enable):
+            m.d.sync += snapped.eq(0)
+        with m.Elif(update_valid & (update_epoch == self.open_epoch)
+                    & ~snapped.bit_select(update_slot, 1)):
+            # entries reach a lane in epoch order, so the open step's first update of
+            # a slot comes after every update of the pending step to it
+            m.d.comb += snapshot_wr.en.eq(1)
+            m.d.sync += snapped.bit_select(update_slot, 1).eq(1)
         with m.If(self.clear):
             m.d.sync += [p.eq(0) for p in potentials]
             m.d.sync += [crossed[0].eq(0), crossed[1].eq(0), fired.eq(0)]

@@ -1,6 +1,6 @@
-"""The STDP and pruning arithmetic of one synapse, as a two-stage pipeline."""
+"""The STDP and pruning arithmetic of one synapse, as a five-stage pipeline."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,7 +9,7 @@ from ..config import CoreConfig
 __all__ = ["STDPUnit", "STDP_UNIT_LATENCY"]
 
 #: cycles from an input (``valid``) to its result (``out_valid``)
-STDP_UNIT_LATENCY = 2
+STDP_UNIT_LATENCY = 5
 
 
 class STDPUnit(wiring.Component):
@@ -30,8 +30,9 @@ class STDPUnit(wiring.Component):
         a_plus, a_minus, theta_p, prune_enable: registers (held stable while busy).
         out_valid, new_weight, pruned, out_tag: the result, ``STDP_UNIT_LATENCY``
             cycles after ``valid``.
-        mid_valid, mid_tag: the synapse in the middle stage (the one whose result comes
-            next cycle), for a caller that must know every synapse still in flight.
+        flight_valid, flight_tag: the synapses in the stages before the output (bit
+            ``i`` and tag word ``i`` are stage ``i``; the last one's result comes next
+            cycle), for a caller that must know every synapse still in flight.
         busy: a synapse is in the pipeline.
     """
 
@@ -54,61 +55,67 @@ class STDPUnit(wiring.Component):
             "new_weight": Out(cfg.weight_bits),
             "pruned": Out(1),
             "out_tag": Out(tag_bits),
-            "mid_valid": Out(1),
-            "mid_tag": Out(tag_bits),
+            "flight_valid": Out(STDP_UNIT_LATENCY - 1),
+            # flat, not an ArrayLayout: Amaranth names the element wires "flight_tag[0]",
+            # which collides with the bit names Yosys's ABC9 pass gives "flight_tag"
+            "flight_tag": Out(tag_bits * (STDP_UNIT_LATENCY - 1)),
             "busy": Out(1),
         })
 
     def elaborate(self, platform):
-        # Stage 1 registers w * (w_max - w) (the weight comes straight from block RAM);
-        # stage 2 multiplies by the chosen rate, takes the ceiling of the shifted
-        # product (the rounding documented in golden/fixedpoint.py), applies it with
-        # saturation and the pruning rule, and registers the result.  Two short stages
-        # instead of one long path from the RAM to the write-back.
+        # One short step per stage, so that none is a long path at the design's clock:
+        # stage 0 registers the synapse as the block RAM delivers it (the RAM's
+        # clock-to-output time and the caller's lane multiplexer are a path of their
+        # own); stage 1 registers w * (w_max - w) (a multiplier); stage 2 multiplies by
+        # the chosen rate (a multiplier); stage 3 takes the ceiling of the shifted
+        # product (the rounding documented in golden/fixedpoint.py: the floor plus one if
+        # any bit shifted out is set, cheaper than adding 2**shift - 1 first); stage 4
+        # applies it with saturation and the pruning rule.  Every stage carries the
+        # synapse's valid flag, direction, weight and tag along.
         cfg = self._cfg
         m = Module()
         wb, rf = cfg.weight_bits, cfg.rate_frac_bits
         shift = wb + rf
 
-        s1_valid = Signal()
-        s1_weight = Signal(wb)
-        s1_potentiate = Signal()
-        s1_tag = Signal.like(self.tag)
-        s1_product = Signal(2 * wb)
-        complement = Signal(wb)                      # w_max - w, never negative
-        m.d.comb += complement.eq(cfg.w_max - self.weight)
-        m.d.sync += [
-            s1_valid.eq(self.valid),
-            s1_weight.eq(self.weight),
-            s1_potentiate.eq(self.potentiate),
-            s1_tag.eq(self.tag),
-            s1_product.eq(self.weight * complement),
-        ]
+        n_stages = STDP_UNIT_LATENCY - 1            # before the output registers
+        valid = [Signal(name=f"s{i}_valid") for i in range(n_stages)]
+        weight = [Signal(wb, name=f"s{i}_weight") for i in range(n_stages)]
+        potentiate = [Signal(name=f"s{i}_potentiate") for i in range(n_stages)]
+        tag = [Signal.like(self.tag, name=f"s{i}_tag") for i in range(n_stages)]
+        sources = [(self.valid, self.weight, self.potentiate, self.tag)] + [
+            (valid[i], weight[i], potentiate[i], tag[i]) for i in range(n_stages - 1)]
+        for i, (v, w, p, t) in enumerate(sources):
+            m.d.sync += [valid[i].eq(v), weight[i].eq(w), potentiate[i].eq(p), tag[i].eq(t)]
 
+        product = Signal(2 * wb)                     # stage 1: w * (w_max - w)
+        complement = Signal(wb)                      # w_max - w, never negative
+        m.d.comb += complement.eq(cfg.w_max - weight[0])
+        m.d.sync += product.eq(weight[0] * complement)
+
+        scaled = Signal(2 * wb + rf)                 # stage 2: rate * product
         rate = Signal(rf)
-        scaled = Signal(2 * wb + rf)
-        magnitude = Signal(wb + 1)
-        updated = Signal(wb)
-        up = s1_weight + magnitude
-        m.d.comb += [
-            rate.eq(Mux(s1_potentiate, self.a_plus, self.a_minus)),
-            scaled.eq(rate * s1_product),
-            magnitude.eq((scaled + ((1 << shift) - 1)) >> shift),
-        ]
-        with m.If(s1_potentiate):
+        m.d.comb += rate.eq(Mux(potentiate[1], self.a_plus, self.a_minus))
+        m.d.sync += scaled.eq(rate * product)
+
+        magnitude = Signal(wb + 1)                   # stage 3: ceil(scaled / 2**shift)
+        m.d.sync += magnitude.eq((scaled >> shift) + (scaled[:shift] != 0))
+
+        w3, updated = weight[3], Signal(wb)          # stage 4: apply, saturate, prune
+        up = w3 + magnitude
+        with m.If(potentiate[3]):
             m.d.comb += updated.eq(Mux(up > cfg.w_max, cfg.w_max, up))
         with m.Else():
-            m.d.comb += updated.eq(Mux(s1_weight >= magnitude, s1_weight - magnitude, 0))
+            m.d.comb += updated.eq(Mux(w3 >= magnitude, w3 - magnitude, 0))
         pruned = Signal()
         if cfg.pruning:
             m.d.comb += pruned.eq(self.prune_enable & (updated < self.theta_p))
         m.d.sync += [
-            self.out_valid.eq(s1_valid),
-            self.out_tag.eq(s1_tag),
+            self.out_valid.eq(valid[3]),
+            self.out_tag.eq(tag[3]),
             self.new_weight.eq(Mux(pruned, 0, updated)),
             self.pruned.eq(pruned),
         ]
-        m.d.comb += [self.busy.eq(s1_valid | self.out_valid),
-                     self.mid_valid.eq(s1_valid),
-                     self.mid_tag.eq(s1_tag)]
+        m.d.comb += [self.busy.eq(Cat(*valid, self.out_valid).any()),
+                     self.flight_valid.eq(Cat(*valid)),
+                     self.flight_tag.eq(Cat(*tag))]
         return m

@@ -7,15 +7,13 @@ through Verilator as well and reports both.
 
 Lower bound of one run (issue 2): ``ceil(alive synaptic events / lanes)`` plus the
 design's fixed overhead, where *alive synaptic events* are the synaptic operations the
-core must do (integration ops + STDP updates, pruned synapses excluded).  The fixed
-overhead depends on the mode (docs/core.md):
-
-* learning: ``D * steps + winners``: every time step that had input events, up to the
-  winner's step (later events are consumed without integration), ends at a barrier
-  that drains the pipeline (``D = 3`` cycles: accept -> F stage -> pick -> update), and
-  the winner's step adds its CLOSE cycle (steps without a crossing close silently);
-* inference: steps overlap, so there is no per-step overhead, only the pipeline drain
-  of the last step, ``D`` cycles per sample that integrated anything.
+core must do: integration of the alive synapses of every input event (in learning only
+up to the winner's step: later events cannot change the result) plus the STDP updates.
+Work the core does beyond that (in learning, integration of the step after the winner's,
+which it starts before the winner is known and then drops) is not in the bound.  Steps
+overlap in both modes (docs/core.md), so the fixed overhead is the pipeline drain of the
+last step, ``D = 4`` cycles (accept -> F stage -> pick -> fetch -> update) per sample
+that integrated anything.
 
 A second bound also counts the front end (one input beat per cycle):
 ``max(beats, ceil(alive / lanes))`` plus the same fixed overhead.  Output beats, the
@@ -34,9 +32,9 @@ from .config import CoreConfig, CoreRegisters
 from .golden import fixedpoint as fx
 from .golden.core_model import CoreModel
 
-#: cycles to drain the integration pipeline (accept -> F stage -> pick -> update): paid
-#: per time step in learning (a barrier), once per sample in inference (steps overlap)
-PIPELINE_DRAIN = 3
+#: cycles to drain the integration pipeline (accept -> F stage -> pick -> fetch ->
+#: update), paid once per sample (steps overlap)
+PIPELINE_DRAIN = 4
 
 
 def _workload(cfg: CoreConfig, rng, n_samples, prune_fraction, spike_fraction):
@@ -70,26 +68,25 @@ def bench_case(cfg: CoreConfig, *, learn: bool, prune_fraction: float, samples: 
     results = [model.run_sample(s, regs, skip_decided=skip_decided) for s in workload]
     model_seconds = time.perf_counter() - started
     cycles = sum(r.cycles for r in results)
-    alive_ops = model.counters["syn_ops"] + model.counters["stdp_updates"]
-    # steps that pay the per-step overhead: those with events, up to the winner's step
-    # in learning (later events are consumed without integration)
-    steps = sum(len(np.unique(s[:, 1] if r.winner_time is None else
-                              s[s[:, 1] <= r.winner_time, 1]))
-                for s, r in zip(workload, results))
+    # the integration each sample needs: its events up to the winner's step (the mask is
+    # static here: prune_enable is off)
+    alive_per_row = mask.sum(axis=1)
+    needed = [s if r.winner_time is None else s[s[:, 1] <= r.winner_time]
+              for s, r in zip(workload, results)]
+    needed_syn_ops = sum(int(alive_per_row[s[:, 0]].sum()) for s in needed)
+    alive_ops = needed_syn_ops + model.counters["stdp_updates"]
+    steps = sum(len(np.unique(s[:, 1])) for s in needed)
     beats = sum(len(r.accept_cycles) for r in results)      # beats offered and taken
     out_beats = sum(len(r.out_events) for r in results)
-    if learn:
-        winners = sum(r.winner is not None for r in results)
-        fixed = PIPELINE_DRAIN * steps + winners          # + the winner's CLOSE cycle
-    else:
-        fixed = PIPELINE_DRAIN * sum(r.syn_ops > 0 for r in results)
+    fixed = PIPELINE_DRAIN * sum(len(s) > 0 for s in needed)
     bound = math.ceil(alive_ops / cfg.lanes) + fixed
     bound_fe = max(beats, math.ceil(alive_ops / cfg.lanes)) + fixed
     return {
         "mode": ("learn-skip" if skip_decided else "learn") if learn else "infer",
         "pruned_fraction": prune_fraction,
         "samples": samples, "cycles": cycles, "cycles_per_sample": cycles / samples,
-        "alive_synaptic_ops": alive_ops, "syn_ops": model.counters["syn_ops"],
+        "alive_synaptic_ops": alive_ops, "needed_syn_ops": needed_syn_ops,
+        "syn_ops": model.counters["syn_ops"],
         "stdp_updates": model.counters["stdp_updates"], "steps": steps,
         "input_beats": beats, "output_beats": out_beats,
         "fixed_overhead": fixed, "lower_bound": bound, "ratio": cycles / bound,

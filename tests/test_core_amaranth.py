@@ -93,8 +93,12 @@ def test_stdp_unit_matches_fixedpoint(weight_bits, rate_frac_bits):
                 else:
                     ctx.set(dut.valid, 0)
                 await ctx.tick()
-                if tag >= STDP_UNIT_LATENCY - 1 and ctx.get(dut.out_valid):
+                # a result is out exactly STDP_UNIT_LATENCY ticks after its input
+                due = tag - (STDP_UNIT_LATENCY - 1)
+                assert ctx.get(dut.out_valid) == (0 <= due < len(cases)), tag
+                if ctx.get(dut.out_valid):
                     want_tag, (potentiate, w) = pending.pop(0)
+                    assert want_tag == due
                     want = fx.stdp_update([w], [bool(potentiate)], int(a), int(a),
                                           weight_bits, rate_frac_bits)
                     want, _, pruned = fx.prune(want, [True], theta, True)
@@ -165,3 +169,46 @@ def test_inference_steps_overlap_and_the_emitter_runs_beside():
     assert result.accept_cycles[2] == 2 < result.out_events[0][2]
     cycles = [c for _, _, c in result.out_events]
     assert cycles == sorted(set(cycles))                # one beat per cycle, in order
+
+
+def test_learning_steps_overlap_and_the_winner_is_picked_on_its_steps_potentials():
+    """Learning lets the next step's beats in and integrates them while the step before
+    is closed (docs/core.md, "Learning: steps overlap").  Two neurons cross in step 0,
+    neuron 0 with the larger potential; step 1's inputs then push neuron 1 far above it
+    while WTA is still to compare them.  The winner must be neuron 0 (the potentials at
+    the end of step 0, which the lanes keep as snapshots), and step 1's inputs count as
+    after the winner in its STDP update (depression)."""
+    cfg = CoreConfig(n_inputs=8, n_neurons=2, lanes=2, time_steps=8, weight_bits=4,
+                     potential_bits=8, fifo_depth=8)
+    weights = np.zeros((8, 2), dtype=int)
+    weights[0] = (10, 9)                 # step 0: neuron 0 at 10, neuron 1 at 9 (> 8)
+    weights[1:, 1] = 15                  # step 1: neuron 1 only
+    weights[1:, 0] = 1
+    mask = np.ones(weights.shape, dtype=bool)
+    events = np.array([(0, 0)] + [(i, 1) for i in range(1, 8)])
+    regs = CoreRegisters(threshold=8, theta_p=0, a_plus=200, a_minus=200, prune_enable=False,
+                         learn=True)
+    model, [result] = check_against_model(cfg, weights, mask, [events], regs)
+    assert (result.winner, result.winner_time) == (0, 0)
+    assert [(n, t) for n, t, _ in result.out_events] == [(0, 0)]
+    # step 1's first beat was taken before the winner came out: the steps overlapped
+    assert result.accept_cycles[1] < result.out_events[0][2]
+    want = fx.stdp_update(weights[:, 0], np.arange(8) == 0, 200, 200, cfg.weight_bits,
+                          cfg.rate_frac_bits)
+    np.testing.assert_array_equal(model.weights[:, 0], want)
+
+
+def test_learning_sample_without_a_winner_ends_and_the_next_one_learns():
+    """A learning sample in which no neuron crosses closes its steps silently and ends
+    (the end marker hands the last step over and waits for it); the next sample, with
+    enough input, has a winner.  RTL and model agree beat for beat."""
+    cfg = CONFIGS[0]
+    rng = np.random.default_rng(21)
+    weights, mask, _ = random_workload(cfg, rng, 0)
+    regs = _registers(cfg, rng, learn=True)
+    sparse = np.array([(0, 0), (1, 2)])
+    dense = np.array([(i, i % cfg.time_steps) for i in range(cfg.n_inputs)])
+    dense = dense[np.lexsort((dense[:, 0], dense[:, 1]))]
+    _, results = check_against_model(cfg, weights, mask, [sparse, dense], regs)
+    assert results[0].winner is None and results[0].out_events == []
+    assert results[1].winner is not None

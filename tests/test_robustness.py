@@ -71,7 +71,14 @@ def _check_content(cfg, model, expected, h, w_rtl, m_rtl):
     counters = h.counters()
     assert counters["cycles"] == sum(c for _, c in got) % (1 << cfg.counter_bits)
     del counters["cycles"]
-    assert counters == model_counters_without_cycles(model)
+    want = model_counters_without_cycles(model)
+    # learning: how much of the step after a winner's is integrated before the winner is
+    # known (and dropped) depends on the timing; the rest of syn_ops does not
+    needed = sum(e.syn_ops - e.void_syn_ops for e in expected)
+    most = needed + sum(e.void_syn_ops_max for e in expected)
+    assert needed <= counters.pop("syn_ops") <= most
+    del want["syn_ops"]
+    assert counters == want
 
 
 @pytest.mark.parametrize("knob", list(KNOBS))
