@@ -148,7 +148,7 @@ def test_stdp_ends_on_an_empty_column_word():
 
 def test_inference_steps_overlap_and_the_emitter_runs_beside():
     """Inference lets a later step's beats in while a lane still integrates the earlier
-    step (docs/core.md, "Inference: steps overlap"), and the spikes come out of the
+    step (docs/core.md, "Steps overlap"), and the spikes come out of the
     emitter in step order.  One lane, every synapse alive, weight of neuron j = j + 1,
     threshold 5: neuron j fires at the first step whose cumulative input count k has
     k * (j + 1) > 5."""
