@@ -568,11 +568,10 @@ class TTFSCore(wiring.Component):
         # works while the rest of the sample's events are consumed (they no longer
         # integrate), so learning pays max(remaining events, STDP) rather than the sum.
         def column_word(bank, word):
-            """Word ``word`` of the winner's column mask in ``bank`` (read asynchronously
-            from the winner's lane; a constant with every row alive without pruning)."""
+            """Word ``word`` of the winner's column mask in ``bank``: read asynchronously
+            from the winner's lane at the address set below the FSM, which must be
+            ``word``'s; a constant with every row alive without pruning."""
             if cfg.pruning:
-                for k in range(n_lanes):
-                    m.d.comb += colmask_rd[k][bank].addr.eq(winner_slot * n_words + word)
                 return Array(colmask_rd[k][bank].data for k in range(n_lanes))[winner_lane]
             return Array(Const(column_word_valid(bank, w), word_bits)
                          for w in range(n_words))[word]
@@ -616,6 +615,16 @@ class TTFSCore(wiring.Component):
                             m.d.sync += scan_reg[b].eq(left)
                 with m.If(Cat(*finishing).all()):
                     m.next = "IDLE"
+        if cfg.pruning:
+            # The column-mask read address of the scan depends on the state only (word 0
+            # when fetching, else the word after the current one, whether or not it is
+            # loaded this cycle), so that no priority encoder sits in front of the LUT
+            # RAM (it did, through the multiplexer with the access port's address).
+            for b in range(n_banks):
+                word = Mux(stdp_engine.ongoing("STDP_FETCH"), 0, scan_word[b] + 1)
+                with m.If(~stdp_engine.ongoing("IDLE")):
+                    m.d.comb += [colmask_rd[k][b].addr.eq(winner_slot * n_words + word)
+                                 for k in range(n_lanes)]
         # busy until the last write-back is done, so a read-back never sees a stale weight
         m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE") | Cat(*w_valid).any()
                                  | Cat(*[unit.busy for unit in stdp_units]).any())
