@@ -454,9 +454,9 @@ class TTFSCore(wiring.Component):
                 m.d.sync += [emit_vec.eq(emit_rest), emit_winner.eq(0)]
 
         # The pending step is closed once all its entries are integrated.  Without a
-        # crossing it is dropped (learning: its open successor's inputs now count as
-        # spiked before any winner).  Inference: its newly crossed neurons go to the
-        # (idle) emitter.  Learning: they go to WTA (in the RUN phase, below).
+        # crossing it is simply dropped.  Inference: its newly crossed neurons go to the
+        # (idle) emitter.  Learning: they go to WTA (in the RUN phase, below); which
+        # inputs spiked before the winner is decided at STDP, from first-spike times.
         close_pending = Signal()
         resolve_silent = pending & pending_integrated & (newly_all == 0)
         resolve_winner = self.learn & pending & pending_integrated & (newly_all != 0)
