@@ -96,9 +96,13 @@ class IntegrationLane(wiring.Component):
         # new entry straight from its input (bypass), saving the queue's cycle of latency
         # at every time step.  Arithmetic: saturating_accumulate in
         # golden/fixedpoint.py.  Every entry carries the epoch (parity) of its time step,
-        # and crossings are kept per epoch: in inference the core lets the next step's
-        # events in while this lane still integrates the previous step's, and closes that
-        # step from its own epoch's crossings once no entry of it is left here.
+        # and crossings are kept per epoch: the core lets the next step's events in
+        # while this lane still integrates the previous step's, and closes that step
+        # from its own epoch's crossings once no entry of it is left here.  In learning
+        # the winner is chosen on end-of-step potentials, so while a step is pending
+        # (snap_enable) the first update of the open step to a slot first saves the
+        # slot's potential in a snapshot, which the probe then reads; once the winner is
+        # known the core flushes the lane.
         cfg = self._cfg
         slots = cfg.slots_per_lane
         m = Module()
