@@ -32,9 +32,9 @@ sample).
   * other valid beat: accepted when every lane queue has room
     (``level + F_valid < fifo_depth``); ``cur_time = time``; ``dirty = 1``; the beat
     enters the F stage (row-mask read) with the current ``epoch``.  In learning its
-    input counts as spiked before the winner only if its step ends without a winner
-    before it (the hardware keeps the open step's inputs apart while a step is
-    pending).
+    input counts as spiked before the winner if its time is at or before the winner's
+    step (the hardware keeps each input's first-spike time), so the inputs of the step
+    after the winner's, taken before the winner is known, count as after.
   * invalid beat: accepted, counted as dropped.
   The first accepted beat of a sample is cycle 0.
 Pending step at c: once no entry of its epoch is in the F stage or a lane (as of the
@@ -85,7 +85,7 @@ import numpy as np
 from ..config import CoreConfig, CoreRegisters
 from . import fixedpoint as fx
 
-__all__ = ["CoreModel", "SampleResult", "COUNTER_NAMES"]
+__all__ = ["CoreModel", "SampleResult", "COUNTER_NAMES", "syn_ops_bounds"]
 
 COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samples")
 
@@ -386,13 +386,10 @@ class CoreModel:
             cycle += 1
 
         if learn and winner is not None:
+            before = [index for index, time in spiked_steps if time <= result.winner_time]
             pre_spiked = np.zeros(cfg.n_inputs, dtype=bool)
-            for index, time in spiked_steps:
-                if time <= result.winner_time:
-                    pre_spiked[index] = True
-            needed = sum(int(self.mask[index].sum()) for index, time in spiked_steps
-                         if time <= result.winner_time)
-            result.void_syn_ops = result.syn_ops - needed
+            pre_spiked[before] = True
+            result.void_syn_ops = result.syn_ops - int(self.mask[before].sum())
             later = [(i, t) for i, t in events.tolist()
                      if result.winner_time < t < cfg.time_steps and i < cfg.n_inputs]
             result.void_syn_ops_max = sum(int(self.mask[i].sum()) for i, _ in later)
@@ -424,3 +421,12 @@ class CoreModel:
             skip_decided: bool = False) -> list[SampleResult]:
         """Run several samples back to back."""
         return [self.run_sample(events, regs, skip_decided=skip_decided) for events in samples]
+
+
+def syn_ops_bounds(results) -> tuple[int, int]:
+    """The range of ``cnt_syn_ops`` over ``results`` in any timing (stalls and input
+    gaps): the integration the samples need, and that plus the most the steps after
+    learning winners can add (``void_syn_ops_max``).  The first is also what a lower
+    bound on the cycles may count."""
+    needed = sum(r.syn_ops - r.void_syn_ops for r in results)
+    return needed, needed + sum(r.void_syn_ops_max for r in results)

@@ -29,7 +29,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from spikeforge.config import CoreConfig
-from spikeforge.golden.core_model import COUNTER_NAMES, CoreModel
+from spikeforge.golden.core_model import COUNTER_NAMES, CoreModel, syn_ops_bounds
 from spikeforge.hw.layouts import (access_command_layout, access_response_layout,
                                    input_event_layout, output_event_layout)
 from spikeforge.sim.tb import PayloadCodec
@@ -184,8 +184,7 @@ async def core_backpressure(dut):
         if name == "syn_ops":
             # learning: how much of the step after a winner's is integrated before the
             # winner is known (and dropped) depends on the timing; the rest does not
-            needed = sum(e.syn_ops - e.void_syn_ops for e in expected)
-            most = needed + sum(e.void_syn_ops_max for e in expected)
+            needed, most = syn_ops_bounds(expected)
             if not needed <= counters[name] <= most:
                 problems.append(f"counter syn_ops: rtl {counters[name]} not in "
                                 f"[{needed}, {most}]")

@@ -30,7 +30,7 @@ import numpy as np
 
 from .config import CoreConfig, CoreRegisters
 from .golden import fixedpoint as fx
-from .golden.core_model import CoreModel
+from .golden.core_model import CoreModel, syn_ops_bounds
 
 #: cycles to drain the integration pipeline (accept -> F stage -> pick -> fetch ->
 #: update), paid once per sample (steps overlap)
@@ -68,13 +68,11 @@ def bench_case(cfg: CoreConfig, *, learn: bool, prune_fraction: float, samples: 
     results = [model.run_sample(s, regs, skip_decided=skip_decided) for s in workload]
     model_seconds = time.perf_counter() - started
     cycles = sum(r.cycles for r in results)
-    # the integration each sample needs: its events up to the winner's step (the mask is
-    # static here: prune_enable is off)
-    alive_per_row = mask.sum(axis=1)
+    # the integration the samples need: their events up to the winner's step
+    needed_syn_ops, _ = syn_ops_bounds(results)
+    alive_ops = needed_syn_ops + model.counters["stdp_updates"]
     needed = [s if r.winner_time is None else s[s[:, 1] <= r.winner_time]
               for s, r in zip(workload, results)]
-    needed_syn_ops = sum(int(alive_per_row[s[:, 0]].sum()) for s in needed)
-    alive_ops = needed_syn_ops + model.counters["stdp_updates"]
     steps = sum(len(np.unique(s[:, 1])) for s in needed)
     beats = sum(len(r.accept_cycles) for r in results)      # beats offered and taken
     out_beats = sum(len(r.out_events) for r in results)

@@ -29,7 +29,7 @@ from core_amaranth_tb import random_workload
 from robust_amaranth_tb import (Knobs, model_counters_without_cycles, registers_for,
                                 run_scenario, split_samples)
 from spikeforge.config import CoreConfig
-from spikeforge.golden.core_model import CoreModel
+from spikeforge.golden.core_model import CoreModel, syn_ops_bounds
 from spikeforge.hw.layouts import output_event_layout
 
 CONFIGS = [
@@ -74,8 +74,7 @@ def _check_content(cfg, model, expected, h, w_rtl, m_rtl):
     want = model_counters_without_cycles(model)
     # learning: how much of the step after a winner's is integrated before the winner is
     # known (and dropped) depends on the timing; the rest of syn_ops does not
-    needed = sum(e.syn_ops - e.void_syn_ops for e in expected)
-    most = needed + sum(e.void_syn_ops_max for e in expected)
+    needed, most = syn_ops_bounds(expected)
     assert needed <= counters.pop("syn_ops") <= most
     del want["syn_ops"]
     assert counters == want
