@@ -30,6 +30,20 @@ CORE_COUNTER_PORTS = ("cnt_cycles", "cnt_syn_ops", "cnt_stdp_updates", "cnt_prun
 DEFAULT_FRAME_TIMEOUT_S = 0.05
 
 
+def _through_fifo(m: Module, name: str, source, sink) -> SyncFIFOBuffered:
+    """Connect stream ``source`` to stream ``sink`` through a 2-entry buffered FIFO
+    (submodule ``name``), so that neither side's logic is on a path into the other's."""
+    m.submodules[name] = buffer = SyncFIFOBuffered(
+        width=len(source.payload.as_value()), depth=2)
+    m.d.comb += [buffer.w_data.eq(source.payload),
+                 buffer.w_en.eq(source.valid),
+                 source.ready.eq(buffer.w_rdy),
+                 sink.payload.eq(buffer.r_data),
+                 sink.valid.eq(buffer.r_rdy),
+                 buffer.r_en.eq(sink.ready)]
+    return buffer
+
+
 class HostLink(wiring.Component):
     """UART <-> framed commands <-> core, with batch mode.
 
@@ -129,22 +143,8 @@ class HostLink(wiring.Component):
         # so neither overtakes the other), so that neither the core's weight-RAM address
         # multiplexer nor the protocol engine's shift register sits on a path from the
         # other's logic (a response's weight comes straight from block RAM).
-        m.submodules.access_fifo = access_fifo = SyncFIFOBuffered(
-            width=len(protocol.access_cmd.payload.as_value()), depth=2)
-        m.submodules.response_fifo = response_fifo = SyncFIFOBuffered(
-            width=len(self.access_rsp.payload.as_value()), depth=2)
-        m.d.comb += [access_fifo.w_data.eq(protocol.access_cmd.payload),
-                     access_fifo.w_en.eq(protocol.access_cmd.valid),
-                     protocol.access_cmd.ready.eq(access_fifo.w_rdy),
-                     self.access_cmd.payload.eq(access_fifo.r_data),
-                     self.access_cmd.valid.eq(access_fifo.r_rdy),
-                     access_fifo.r_en.eq(self.access_cmd.ready),
-                     response_fifo.w_data.eq(self.access_rsp.payload),
-                     response_fifo.w_en.eq(self.access_rsp.valid),
-                     self.access_rsp.ready.eq(response_fifo.w_rdy),
-                     protocol.access_rsp.payload.eq(response_fifo.r_data),
-                     protocol.access_rsp.valid.eq(response_fifo.r_rdy),
-                     response_fifo.r_en.eq(protocol.access_rsp.ready)]
+        access_fifo = _through_fifo(m, "access_fifo", protocol.access_cmd, self.access_cmd)
+        response_fifo = _through_fifo(m, "response_fifo", self.access_rsp, protocol.access_rsp)
 
         # batch runner control and status
         wiring.connect(m, protocol.batch_load, batch.load)
