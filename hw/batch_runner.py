@@ -34,6 +34,12 @@ class BatchRunner(wiring.Component):
     while the core's ``decided`` is 1 the runner goes on with the sample's end marker
     (docs/core.md, skipping the rest of a decided sample), as the cocotb driver does.
 
+    Streaming: while no batch runs, beats from ``stream_in`` (the host's event stream)
+    pass to ``events_in`` through the same head register, so that the core's input
+    payload comes straight from one flip-flop in both modes (no multiplexer in front of
+    the core's ``ready`` logic).  A stream beat in the head counts in ``holding``, and a
+    batch does not start while it is held.
+
     Args:
         cfg: the core configuration (layouts).
         batch_events: depth of the input memory (beats, end markers included).
@@ -43,6 +49,8 @@ class BatchRunner(wiring.Component):
         load: In(stream of input_event_layout); refused (ready=0) while running or full.
         clear: In(1), empties the batch (input memory and last outputs).
         start: In(1), starts a run (ignored while running).
+        stream_in: In(stream of input_event_layout), the host's beats, passed on while
+            no batch runs; holding: Out(1), a stream beat waits in the head.
         events_in: Out(stream of input_event_layout), to the core.
         events_out: In(stream of output_event_layout), from the core.
         decided: In(1), the core's ``decided``.
@@ -71,6 +79,8 @@ class BatchRunner(wiring.Component):
             "load": In(stream.Signature(in_layout)),
             "clear": In(1),
             "start": In(1),
+            "stream_in": In(stream.Signature(in_layout)),
+            "holding": Out(1),
             "events_in": Out(stream.Signature(in_layout)),
             "events_out": In(stream.Signature(out_layout)),
             "decided": In(1),
@@ -126,50 +136,88 @@ class BatchRunner(wiring.Component):
         # ``sent``), so the core's ``ready`` logic starts at a flip-flop rather than at
         # the block RAM's slow data output; the RAM meanwhile holds the beat after it
         # (``sent + 1``) on its read port.  When the core takes the head, the head loads
-        # the RAM's beat and the RAM reads ``sent + 2``; on a skip the head becomes an end
-        # marker (the core looks only at ``end`` in one) and the RAM reads the beat after
-        # the sample's stored end marker.  ``ready`` arrives late in the cycle (it depends
-        # on the beat), so everything it selects was computed from registers beforehand:
-        # ``sent + 1``, ``sent + 2`` and ``sample + 1`` are registers of their own, and
-        # no adder or compare follows ``taken`` on the way to the read address.  A run
-        # starts with one cycle that loads the first head.
+        # the RAM's beat and the RAM reads ``sent + 2``.  ``ready`` arrives late in the
+        # cycle (it depends on the beat), so it only selects between values computed from
+        # registers beforehand: ``sent + 1..3``, ``sample + 1``, and the address of the
+        # sample's end marker and the three after it are registers of their own (Yosys
+        # would otherwise share two adders feeding one multiplexer behind it, putting
+        # ``ready`` in front of a carry chain), and the read address never depends on a
+        # skip.  On a skip the head becomes an end marker (the core looks only at ``end``
+        # in one) and the RAM reads the beat after the sample's stored end marker in the
+        # next cycle; if the core takes the end marker in that cycle, the head is
+        # reloaded from the RAM one cycle later.  The core never notices that cycle: after
+        # taking an end marker it spends at least one cycle closing the sample (END)
+        # before it takes another beat.  A run starts with one cycle that loads the first
+        # head.
         sent = Signal(range(self.batch_events + 1))
         sent_inc = Signal(range(self.batch_events + 2), init=1)      # always sent + 1
         sent_inc2 = Signal(range(self.batch_events + 3), init=2)     # always sent + 2
+        sent_inc3 = Signal(range(self.batch_events + 4), init=3)     # always sent + 3
         head = Signal(in_layout)
         head_loaded = Signal()
         ends_back = Signal(range(self.batch_events + 1))
-        start_now = self.start & ~self.running
+        stream_held = self.holding
+        start_now = self.start & ~self.running & ~stream_held
         taken = self.events_in.valid & self.events_in.ready
         # the sample being replayed; the end-address port reads its end marker's address
-        # (from the register: a sample's first skip comes cycles after its first beat)
+        # (from the register), which is registered again with its successors.  They are
+        # current from the third cycle of a sample on (``ends_age``); a core decides
+        # several cycles after a sample's first beat (a step must close and WTA run), so
+        # the guard never holds back one of its skips (a producer may always go on
+        # without skipping: the rest of a decided sample changes nothing).
         sample = Signal(range(self.batch_events + 1))
         sample_inc = Signal(range(self.batch_events + 2), init=1)    # always sample + 1
         sample_step = taken & head.end
+        ends_age = Signal(range(3))
+        with m.If(start_now | sample_step):
+            m.d.sync += ends_age.eq(0)
+        with m.Elif(ends_age != 2):
+            m.d.sync += ends_age.eq(ends_age + 1)
         with m.If(start_now):
             m.d.sync += [sample.eq(0), sample_inc.eq(1)]
         with m.Elif(sample_step):
             m.d.sync += [sample.eq(sample_inc), sample_inc.eq(sample_inc + 1)]
-        end_addr = ends_read.data
-        skip = (taken & self.decided & ~head.end
+        end_addr = Signal(range(self.batch_events))
+        after_end = [Signal(range(self.batch_events + 1 + i), name=f"after_end{i + 1}")
+                     for i in range(3)]                       # end_addr + 1, + 2, + 3
+        m.d.sync += end_addr.eq(ends_read.data)
+        m.d.sync += [reg.eq(ends_read.data + i + 1) for i, reg in enumerate(after_end)]
+        skip = (self.running & taken & self.decided & ~head.end & (ends_age == 2)
                 & (sample < self.ends))           # a sample without end marker: no skip
+        # the last cycle skipped: the RAM's data is not the successor of the end marker
+        skipped = Signal()
+        m.d.sync += skipped.eq(skip)
         m.d.comb += [
             ends_read.addr.eq(sample),
-            in_read.addr.eq(Mux(start_now, 0, Mux(skip, end_addr + 1,
-                                                  Mux(taken, sent_inc2, sent_inc)))),
+            in_read.addr.eq(Mux(start_now, 0, Mux(taken & ~skipped, sent_inc2, sent_inc))),
             self.events_in.payload.eq(head),
-            self.events_in.valid.eq(self.running & head_loaded & (sent < self.loaded)),
+            self.events_in.valid.eq(Mux(self.running, head_loaded & (sent < self.loaded),
+                                        stream_held)),
         ]
         with m.If(start_now):
-            m.d.sync += [sent.eq(0), sent_inc.eq(1), sent_inc2.eq(2), head_loaded.eq(0)]
+            m.d.sync += [sent.eq(0), sent_inc.eq(1), sent_inc2.eq(2), sent_inc3.eq(3),
+                         head_loaded.eq(0)]
         with m.Elif(self.running & ~head_loaded):
             m.d.sync += [head.eq(in_read.data), head_loaded.eq(1)]
         with m.Elif(skip):
             m.d.sync += [head.eq(in_layout.const({"end": 1})), sent.eq(end_addr),
-                         sent_inc.eq(end_addr + 1), sent_inc2.eq(end_addr + 2)]
-        with m.Elif(taken):
-            m.d.sync += [head.eq(in_read.data), sent.eq(sent_inc), sent_inc.eq(sent_inc2),
-                         sent_inc2.eq(sent_inc2 + 1)]
+                         sent_inc.eq(after_end[0]), sent_inc2.eq(after_end[1]),
+                         sent_inc3.eq(after_end[2])]
+        with m.Elif(self.running & taken):
+            m.d.sync += [sent.eq(sent_inc), sent_inc.eq(sent_inc2),
+                         sent_inc2.eq(sent_inc3), sent_inc3.eq(sent_inc3 + 1)]
+            with m.If(skipped):
+                m.d.sync += head_loaded.eq(0)      # the RAM reads the new head now
+            with m.Else():
+                m.d.sync += head.eq(in_read.data)
+
+        # ---- streaming: the host's beats through the head while no batch runs
+        with m.If(~self.running):
+            m.d.comb += self.stream_in.ready.eq(~stream_held | taken)
+            with m.If(self.stream_in.valid & self.stream_in.ready):
+                m.d.sync += [head.eq(self.stream_in.payload), stream_held.eq(1)]
+            with m.Elif(taken):
+                m.d.sync += stream_held.eq(0)
 
         # ---- capture
         captured = self.running & self.events_out.valid

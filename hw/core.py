@@ -1,7 +1,7 @@
 """The TTFS layer core: a fully connected layer of one-spike IF neurons with on-chip STDP
 and in-learning connection pruning."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Assert, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -27,12 +27,18 @@ class TTFSCore(wiring.Component):
 
     Args:
         cfg: generation parameters (sizes, lanes, and whether the pruning unit exists).
+        check_memory_collisions: add simulation assertions that no weight memory is read
+            and written at one address in one cycle (for amaranth.sim testbenches).  The
+            weight memories are marked ``no_rw_check`` for synthesis, since the block
+            RAM's result in that case is undefined and emulating it costs logic on the
+            read path; the assertions check the design never relies on it.
     """
 
-    def __init__(self, cfg: CoreConfig):
+    def __init__(self, cfg: CoreConfig, *, check_memory_collisions: bool = False):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {type(cfg).__name__}")
         self._cfg = cfg
+        self._check_memory_collisions = bool(check_memory_collisions)
         members = {
             "events_in": In(stream.Signature(input_event_layout(cfg))),
             "events_out": Out(stream.Signature(output_event_layout(cfg))),
@@ -119,10 +125,20 @@ class TTFSCore(wiring.Component):
         colmask_wr = [[None] * n_banks for _ in range(n_lanes)]
         for k in range(n_lanes):
             for b in range(n_banks):
-                weights = memory.Memory(shape=cfg.weight_bits, depth=entries * slots, init=[])
+                # no read of an address in the cycle it is written (see the class
+                # docstring): the STDP write-back and its scan never meet on one
+                # synapse, lanes do not read while STDP writes, and access commands run
+                # alone
+                weights = memory.Memory(shape=cfg.weight_bits, depth=entries * slots, init=[],
+                                        attrs={"no_rw_check": 1})
                 m.submodules[f"weights_l{k}_b{b}"] = weights
                 weight_rd[k][b] = weights.read_port()
                 weight_wr[k][b] = weights.write_port()
+                if self._check_memory_collisions:
+                    rd, wr = weight_rd[k][b], weight_wr[k][b]
+                    m.d.comb += Assert(~(rd.en & wr.en & (rd.addr == wr.addr)),
+                                       f"weights_l{k}_b{b}: one address read and written "
+                                       f"in one cycle")
                 if cfg.pruning:
                     rowmask = memory.Memory(
                         shape=slots, depth=entries,
@@ -204,7 +220,10 @@ class TTFSCore(wiring.Component):
         # no entry of the pending step's epoch (the other one) is left anywhere
         pending_integrated = (~(f_valid & (f_epoch != epoch))
                               & ~Cat(*[lane.holds.bit_select(~epoch, 1) for lane in lanes]).any())
-        space_ok = Cat(*[(lane.level + f_valid) < cfg.fifo_depth for lane in lanes]).all()
+        # room in every lane queue for one more entry besides the F stage's (compares with
+        # constants, no adder: this feeds ``ready``)
+        space_ok = Cat(*[Mux(f_valid, lane.level < cfg.fifo_depth - 1,
+                             lane.level < cfg.fifo_depth) for lane in lanes]).all()
         f_slice = [Signal(slots, name=f"f_slice_l{k}") for k in range(n_lanes)]
         for k, lane in enumerate(lanes):
             # A lane reads one weight per cycle, from the bank of the row it works on.
@@ -441,6 +460,22 @@ class TTFSCore(wiring.Component):
         # an event beat needs queue room for itself as well.
         hand_over = dirty & boundary & ~pending & (beat.end | space_ok)
         step_wait = boundary & (pending | (dirty & ~hand_over))
+        # ``ready`` in RUN (with a beat offered), the branches below folded into one
+        # multiplexer on the beat's three decoded facts (end marker, a later step, the
+        # open step), whose inputs depend on registers only: the beat arrives late (from
+        # the producer's register through its wiring) and passes few logic levels.
+        #   end marker: taken unless a step is pending or learning hands one over;
+        #   a later step: needs no pending step, queue room if the open step is dirty,
+        #   and queue room unless learning has decided;
+        #   the open step: queue room unless learning has decided;
+        #   anything else (out of range, or an earlier step): dropped at once.
+        in_range = (beat.index < cfg.n_inputs) & (beat.time < cfg.time_steps)
+        ready_same_step = (self.learn & won) | space_ok
+        ready_later_step = ~pending & ~(dirty & ~space_ok) & ready_same_step
+        ready_end = ~pending & ~(self.learn & dirty)
+        ready_in_run = Mux(beat.end, ready_end,
+                           Mux(in_range & (beat.time > cur_time), ready_later_step,
+                               Mux(in_range & (beat.time == cur_time), ready_same_step, 1)))
 
         # The emitter: one spike beat per cycle, in ascending neuron index, whatever the
         # phase; the end beat waits until it is idle.  The learning winner has a flag of
@@ -491,14 +526,13 @@ class TTFSCore(wiring.Component):
                 # work WTA's decision flushes; testing resolve_winner here would put every
                 # lane's state in front of `ready`)
                 with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
-                    m.d.comb += taking_beat.eq(1)
+                    m.d.comb += [taking_beat.eq(1), self.events_in.ready.eq(ready_in_run)]
                     with m.If(step_wait):
                         pass
                     with m.Elif(beat.end & self.learn & hand_over):
                         # handed over (below), taken once nothing is pending
                         m.d.sync += dirty.eq(0)
                     with m.Elif(beat.end):
-                        m.d.comb += self.events_in.ready.eq(1)
                         m.d.sync += dirty.eq(0)
                         with m.If(stdp_busy):
                             m.next = "STDP_WAIT"
@@ -506,10 +540,8 @@ class TTFSCore(wiring.Component):
                             m.next = "END"
                     with m.Elif(valid_event):
                         with m.If(self.learn & won):
-                            m.d.comb += self.events_in.ready.eq(1)
                             m.d.sync += cur_time.eq(beat.time)
                         with m.Else():
-                            m.d.comb += self.events_in.ready.eq(space_ok)
                             with m.If(space_ok):
                                 m.d.sync += [cur_time.eq(beat.time), dirty.eq(1),
                                              f_valid.eq(1), f_index.eq(beat.index),
@@ -524,7 +556,7 @@ class TTFSCore(wiring.Component):
                                             Array(rowmask_rd[k][b].data for b in range(n_banks))
                                             [low(beat.index)])
                     with m.Else():
-                        m.d.comb += [self.events_in.ready.eq(1), dropped_strobe.eq(1)]
+                        m.d.comb += dropped_strobe.eq(1)
 
             with m.State("WTA"):
                 # Two stages, so that no cycle holds the priority encoder, the potential

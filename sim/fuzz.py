@@ -13,13 +13,14 @@ __all__ = ["simulate_amaranth", "run_config", "core_simulator"]
 
 def core_simulator(cfg):
     """A fresh :class:`~spikeforge.hw.core.TTFSCore` in an amaranth.sim ``Simulator``
-    with a 100 MHz ``sync`` clock: returns ``(dut, sync domain, simulator)``."""
+    with a 100 MHz ``sync`` clock and its memory-collision assertions on: returns
+    ``(dut, sync domain, simulator)``."""
     from amaranth.hdl import ClockDomain, Module
     from amaranth.sim import Simulator
 
     from ..hw.core import TTFSCore
 
-    dut = TTFSCore(cfg)
+    dut = TTFSCore(cfg, check_memory_collisions=True)
     top = Module()
     top.domains.sync = domain = ClockDomain("sync")
     top.submodules.core = dut

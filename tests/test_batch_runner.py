@@ -83,11 +83,24 @@ def test_skips_to_the_end_marker_after_decided(stall_probability, seed):
     for _ in range(10):
         n = rng.randint(0, 9)
         samples.append([(rng.randrange(16), t) for t in sorted(rng.randrange(8) for _ in range(n))])
-        # decided after some event, or never (inference, or no winner)
-        decided_after.append(rng.randrange(n) if n and rng.random() < 0.7 else None)
+        # decided after some event but the first (a core decides several cycles after a
+        # sample's first beat), or never (inference, or no winner)
+        decided_after.append(rng.randrange(1, n) if n > 1 and rng.random() < 0.7 else None)
     assert any(c is not None and c < len(s) - 2 for c, s in zip(decided_after, samples))
     taken = run_batch(samples, decided_after, stall_probability, seed)
     assert taken == reference_replay(samples, decided_after)
+
+
+def test_a_decision_in_the_first_cycles_of_a_sample_skips_once_the_end_address_is_current():
+    # the second sample begins the cycle after the first one's end marker; decided right
+    # after its first event: the second event is still delivered (its end marker's
+    # address is not current two cycles into the sample), and the third, taken while
+    # decided is 1, is the last one before the end marker
+    samples = [[(1, 0), (2, 1)], [(6, 0), (7, 1), (8, 2), (9, 3)]]
+    taken = run_batch(samples, [None, 0], 0.0, 0)
+    assert taken == [(1, 0, 0), (2, 1, 0), (0, 0, 1),
+                     (6, 0, 0), (7, 1, 0), (8, 2, 0), (0, 0, 1)]
+    assert reference_replay(samples, [None, 0])[3:] == [(6, 0, 0), (7, 1, 0), (0, 0, 1)]
 
 
 def test_without_decided_every_beat_is_replayed():
