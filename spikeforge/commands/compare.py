@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import UserError
 from ._common import add_config_arguments, config_from_args
+from .demo import DEMO_SAMPLES_INFER, DEMO_SAMPLES_LEARN
 
 DEFAULT_OUT = "build/compare"
 
@@ -25,10 +26,10 @@ def register(subparsers) -> None:
                     "utilization and Fmax (DIR/report.md, DIR/report.json, PNG plots).")
     p.add_argument("--board", default=DEFAULT_BOARD, metavar="BOARD",
                    help=f"target board: {', '.join(board_names())} (default {DEFAULT_BOARD})")
-    p.add_argument("--samples-learn", type=int, default=300, metavar="N",
-                   help="learning samples (default 300)")
-    p.add_argument("--samples-infer", type=int, default=100, metavar="M",
-                   help="inference (test) samples (default 100)")
+    p.add_argument("--samples-learn", type=int, default=DEMO_SAMPLES_LEARN, metavar="N",
+                   help=f"learning samples (default {DEMO_SAMPLES_LEARN})")
+    p.add_argument("--samples-infer", type=int, default=DEMO_SAMPLES_INFER, metavar="M",
+                   help=f"inference (test) samples (default {DEMO_SAMPLES_INFER})")
     p.add_argument("--samples-train", type=int, default=None, metavar="K",
                    help="readout-training samples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")

@@ -8,7 +8,10 @@ the defaults below).  It ends by printing where the report is and its headline n
 from __future__ import annotations
 
 DEMO_BOARD = "ulx3s-85f"
-DEMO_SAMPLES_LEARN = 300
+# 1,000 learning samples: pruning removes connections progressively, so a learning run
+# must be long enough for the pruned steady state to weigh in its cycles and energy
+# (the paper learns on thousands of images); docs/compare.md shows 300 against 1,000
+DEMO_SAMPLES_LEARN = 1000
 DEMO_SAMPLES_INFER = 100
 DEMO_SAMPLES_TRAIN = 1000
 DEMO_OUT = "build/demo"
