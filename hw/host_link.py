@@ -164,27 +164,19 @@ class HostLink(wiring.Component):
         ]
 
         # events_in: the batch runner while it runs, else the host's stream, both from the
-        # runner's head register (below).  The host's beats pass through a small FIFO, so that the protocol engine sees the FIFO's
-        # registered ``w_rdy`` rather than the core's ``ready``, which depends on the beat
-        # (static timing would otherwise follow the batch runner's beat through the core
-        # into the protocol engine, a path that never carries a beat).  UART-paced
-        # streaming loses nothing by the FIFO's cycle of latency.
-        m.submodules.stream_fifo = stream_fifo = SyncFIFOBuffered(
-            width=len(protocol.events_in.payload.as_value()), depth=2)
-        m.d.comb += [stream_fifo.w_data.eq(protocol.events_in.payload),
-                     stream_fifo.w_en.eq(protocol.events_in.valid),
-                     protocol.events_in.ready.eq(stream_fifo.w_rdy)]
+        # runner's head register (its stream_in).  The host's beats pass through a small
+        # FIFO, so that the protocol engine sees the FIFO's registered ``w_rdy`` rather
+        # than the core's ``ready``, which depends on the beat (static timing would
+        # otherwise follow the batch runner's beat through the core into the protocol
+        # engine, a path that never carries a beat).  UART-paced streaming loses nothing
+        # by the FIFO's cycle of latency.
+        stream_fifo = _through_fifo(m, "stream_fifo", protocol.events_in, batch.stream_in)
         # beats and commands still in the FIFOs or in the batch runner's head count as a
         # busy core: the protocol's state checks (writes, read-back, batch start) then keep
         # their order after a stream frame (``level``, not ``r_rdy``: an entry just
         # written is counted before it is readable)
         m.d.comb += protocol.busy.eq(self.busy | (stream_fifo.level != 0) | batch.holding
                                      | (access_fifo.level != 0) | (response_fifo.level != 0))
-        # the stream goes through the batch runner's head register, which feeds the core
-        # in both modes
-        m.d.comb += [batch.stream_in.payload.eq(stream_fifo.r_data),
-                     batch.stream_in.valid.eq(stream_fifo.r_rdy),
-                     stream_fifo.r_en.eq(batch.stream_in.ready)]
         wiring.connect(m, batch.events_in, wiring.flipped(self.events_in))
 
         # events_out: into the batch memory while a batch runs, else up the link
