@@ -214,6 +214,8 @@ class TTFSCore(wiring.Component):
         stdp_busy = Signal()
         close_winner = Signal()                    # learning: the pending step has a winner
         note_first_spike = Signal()                # learning: store the beat's spike time
+        mark_spiked = Signal()                     # learning: set the beat's pre_spiked bit
+        clear_spiked = Signal()                    # a sample ends: clear pre_spiked
         taking_beat = Signal()                     # RUN looks at the offered beat
 
         # ---------------------------------------------------------------- lanes
@@ -318,6 +320,7 @@ class TTFSCore(wiring.Component):
         wb_fresh = [Signal(name=f"wb_fresh_b{b}") for b in range(n_banks)]
         wb_word = [Signal(range(n_words), name=f"wb_word_b{b}") for b in range(n_banks)]
         wb_kept = [Signal(word_bits, name=f"wb_kept_b{b}") for b in range(n_banks)]
+        stdp_column_word = []      # per bank: the column word the write-back stores
         with m.If(stdp_start):
             m.d.sync += [fresh.eq(1) for fresh in wb_fresh]
         for b, unit in enumerate(stdp_units):
@@ -348,28 +351,11 @@ class TTFSCore(wiring.Component):
                 for stage in range(STDP_UNIT_LATENCY - 1):
                     column_word = column_word | in_flight(
                         unit.flight_valid[stage], unit.flight_tag.word_select(stage, entry_bits))
-            with m.If(unit.out_valid):
-                if cfg.pruning:
+            stdp_column_word.append(column_word if cfg.pruning else None)
+            if cfg.pruning:
+                with m.If(unit.out_valid):
                     m.d.sync += [wb_word[b].eq(done_word), wb_kept[b].eq(kept),
                                  wb_fresh[b].eq(0)]
-                for k in range(n_lanes):
-                    with m.If(winner_lane == k):
-                        m.d.comb += [
-                            weight_wr[k][b].addr.eq(done_entry * slots + winner_slot),
-                            weight_wr[k][b].data.eq(unit.new_weight),
-                            weight_wr[k][b].en.eq(1),
-                        ]
-                        if cfg.pruning:
-                            m.d.comb += [
-                                rowmask_rd[k][b].addr.eq(done_entry),
-                                rowmask_wr[k][b].addr.eq(done_entry),
-                                rowmask_wr[k][b].data.eq(
-                                    rowmask_rd[k][b].data & ~(Const(1, slots) << winner_slot)),
-                                rowmask_wr[k][b].en.eq(unit.pruned),
-                                colmask_wr[k][b].addr.eq(col_addr(winner_slot, done_entry)),
-                                colmask_wr[k][b].data.eq(column_word),
-                                colmask_wr[k][b].en.eq(unit.pruned),
-                            ]
 
         # ---------------------------------------------------------------- access port
         cmd = self.access_cmd.payload
@@ -395,43 +381,71 @@ class TTFSCore(wiring.Component):
                              for k in range(n_lanes) for b in range(n_banks)]
             m.d.comb += [colmask_rd[k][b].addr.eq(col_addr(cmd_slot, cmd_entry))
                          for k in range(n_lanes) for b in range(n_banks)]
-        with m.If(access_accept):
-            with m.If(cmd.write):
-                with m.If(cmd_in_range):
-                    for k in range(n_lanes):
-                        for b in range(n_banks):
-                            with m.If((cmd_lane == k) & (cmd_bank == b)):
-                                stored = Mux(cmd.mask, cmd.weight, 0) if cfg.pruning else cmd.weight
-                                m.d.comb += [
-                                    weight_wr[k][b].addr.eq(cmd_entry * slots + cmd_slot),
-                                    weight_wr[k][b].data.eq(stored),
-                                    weight_wr[k][b].en.eq(1),
-                                ]
-                                if cfg.pruning:
-                                    row_bit = Const(1, slots) << cmd_slot
-                                    col_bit = Const(1, word_bits) << bit_of(cmd_entry)
-                                    row_word = rowmask_rd[k][b].data
-                                    col_word = colmask_rd[k][b].data
-                                    m.d.comb += [
-                                        rowmask_wr[k][b].addr.eq(cmd_entry),
-                                        rowmask_wr[k][b].data.eq(
-                                            Mux(cmd.mask, row_word | row_bit, row_word & ~row_bit)),
-                                        rowmask_wr[k][b].en.eq(1),
-                                        colmask_wr[k][b].addr.eq(col_addr(cmd_slot, cmd_entry)),
-                                        colmask_wr[k][b].data.eq(
-                                            Mux(cmd.mask, col_word | col_bit, col_word & ~col_bit)),
-                                        colmask_wr[k][b].en.eq(1),
-                                    ]
-            with m.Else():
-                m.d.sync += [rsp_valid.eq(1), rsp_lane.eq(cmd_lane), rsp_bank.eq(cmd_bank),
-                             rsp_in_range.eq(cmd_in_range)]
-                for k in range(n_lanes):
-                    for b in range(n_banks):
-                        m.d.comb += [weight_rd[k][b].addr.eq(cmd_entry * slots + cmd_slot),
-                                     weight_rd[k][b].en.eq(1)]
-                        if cfg.pruning:
-                            m.d.sync += rsp_bits[k * n_banks + b].eq(
-                                rowmask_rd[k][b].data.bit_select(cmd_slot, 1))
+        # a read command (writes: see "memory writes" below)
+        with m.If(access_accept & ~cmd.write):
+            m.d.sync += [rsp_valid.eq(1), rsp_lane.eq(cmd_lane), rsp_bank.eq(cmd_bank),
+                         rsp_in_range.eq(cmd_in_range)]
+            for k in range(n_lanes):
+                for b in range(n_banks):
+                    m.d.comb += [weight_rd[k][b].addr.eq(cmd_entry * slots + cmd_slot),
+                                 weight_rd[k][b].en.eq(1)]
+                    if cfg.pruning:
+                        m.d.sync += rsp_bits[k * n_banks + b].eq(
+                            rowmask_rd[k][b].data.bit_select(cmd_slot, 1))
+        # ---------------------------------------------------------------- memory writes
+        # A (lane, bank) memory is written by the STDP write-back (the winner's lane, in
+        # a sample) or by an access command (only while no sample is active): never both
+        # in one cycle.  So each bank forms one address and one data word from the two
+        # sources, shared by that bank's memories in every lane, and only the write
+        # enables are per memory.  (Each memory with its own multiplexers, 0 where it is
+        # not written, cost 1,188 more LUT4 on the default core, Yosys synth_ecp5.)
+        access_write = access_accept & cmd.write & cmd_in_range
+        stored = Mux(cmd.mask, cmd.weight, 0) if cfg.pruning else cmd.weight
+        for b, unit in enumerate(stdp_units):
+            write_back = unit.out_valid
+            done_entry = unit.out_tag
+            entry = Mux(write_back, done_entry, cmd_entry)
+            slot = Mux(write_back, winner_slot, cmd_slot)
+            for k in range(n_lanes):
+                by_stdp = write_back & (winner_lane == k)
+                by_access = ~write_back & access_write & (cmd_lane == k) & (cmd_bank == b)
+                m.d.comb += [
+                    weight_wr[k][b].addr.eq(entry * slots + slot),
+                    weight_wr[k][b].data.eq(Mux(write_back, unit.new_weight, stored)),
+                    weight_wr[k][b].en.eq(by_stdp | by_access),
+                ]
+            if not cfg.pruning:
+                continue
+            # The row word: the write-back reads the winner's row word at its entry (all
+            # lanes' read ports are pointed there: integration, their other reader, has
+            # stopped) and clears the slot's bit; a command reads it at its entry
+            # (access_first, above) and sets or clears the bit.
+            with m.If(write_back):
+                m.d.comb += [rowmask_rd[k][b].addr.eq(done_entry) for k in range(n_lanes)]
+            row_word = Array(rowmask_rd[k][b].data for k in range(n_lanes))[
+                Mux(write_back, winner_lane, cmd_lane)]
+            row_bit = (Const(1, slots) << slot)[:slots]
+            set_bit = ~write_back & cmd.mask
+            # The column word: the write-back's is rebuilt (stdp_column_word, above); a
+            # command reads the word at its address and sets or clears the bit.
+            col_word = Array(colmask_rd[k][b].data for k in range(n_lanes))[cmd_lane]
+            col_bit = (Const(1, word_bits) << bit_of(cmd_entry))[:word_bits]
+            for k in range(n_lanes):
+                by_stdp = write_back & unit.pruned & (winner_lane == k)
+                by_access = ~write_back & access_write & (cmd_lane == k) & (cmd_bank == b)
+                m.d.comb += [
+                    rowmask_wr[k][b].addr.eq(entry),
+                    rowmask_wr[k][b].data.eq(Mux(set_bit, row_word | row_bit,
+                                                 row_word & ~row_bit)),
+                    rowmask_wr[k][b].en.eq(by_stdp | by_access),
+                    colmask_wr[k][b].addr.eq(Mux(write_back, col_addr(winner_slot, done_entry),
+                                                 col_addr(cmd_slot, cmd_entry))),
+                    colmask_wr[k][b].data.eq(Mux(write_back, stdp_column_word[b],
+                                                 Mux(cmd.mask, col_word | col_bit,
+                                                     col_word & ~col_bit))),
+                    colmask_wr[k][b].en.eq(by_stdp | by_access),
+                ]
+
         # The weight read ports hold their data while not enabled, and nothing else reads
         # while a response waits (commands and samples are both held off), so the
         # response's weight is taken straight from the ports.  Its mask bit is split in
@@ -547,7 +561,7 @@ class TTFSCore(wiring.Component):
                                              f_valid.eq(1), f_index.eq(beat.index),
                                              f_epoch.eq(epoch ^ hand_over)]
                                 with m.If(self.learn):
-                                    m.d.sync += pre_spiked.bit_select(beat.index, 1).eq(1)
+                                    m.d.comb += mark_spiked.eq(1)
                                     m.d.comb += note_first_spike.eq(
                                         ~pre_spiked.bit_select(beat.index, 1))
                                 if cfg.pruning:
@@ -593,7 +607,8 @@ class TTFSCore(wiring.Component):
                     with m.If(self.events_out.ready):
                         m.d.comb += [lane.clear.eq(1) for lane in lanes]
                         m.d.sync += [active.eq(0), cur_time.eq(0), dirty.eq(0), won.eq(0),
-                                     pre_spiked.eq(0), sample_cycles.eq(0), epoch.eq(0)]
+                                     sample_cycles.eq(0), epoch.eq(0)]
+                        m.d.comb += clear_spiked.eq(1)
                         m.next = "RUN"
 
         # The STDP engine runs beside the main control: it starts when WTA decides and
@@ -666,6 +681,21 @@ class TTFSCore(wiring.Component):
                          spike_time_wr[b].data.eq(beat.time),
                          spike_time_wr[b].en.eq(note_first_spike & (low(beat.index) == b))]
         m.d.comb += [lane.close.eq(close_winner | close_pending) for lane in lanes]
+        # pre_spiked: one flip-flop per input, set when a learning beat of that input is
+        # taken and cleared when the sample ends.  Written as explicit enables off a
+        # two-level decoder of the index (4 low bits, the rest) so that each bit is one
+        # flip-flop with clock enable and synchronous reset and one LUT for its enable;
+        # a bit_select assignment synthesizes into a multiplexer chain per bit instead
+        # (557 more LUT4 and 444 more PFUMX on the default core, Yosys synth_ecp5).
+        idx_bits = len(beat.index)
+        lo_bits = min(4, idx_bits)
+        lo_hot = Cat(beat.index[:lo_bits] == v for v in range(1 << lo_bits))
+        hi_hot = Cat(beat.index[lo_bits:] == v for v in range(1 << (idx_bits - lo_bits)))
+        for i in range(cfg.n_inputs):
+            with m.If(clear_spiked):
+                m.d.sync += pre_spiked[i].eq(0)
+            with m.Elif(mark_spiked & lo_hot[i % (1 << lo_bits)] & hi_hot[i >> lo_bits]):
+                m.d.sync += pre_spiked[i].eq(1)
         m.d.comb += [lane.snap_enable.eq(self.learn & (pending | phase.ongoing("WTA")))
                      for lane in lanes]
         # a boundary beat offered in RUN hands the open step over (inference takes it in
