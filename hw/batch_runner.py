@@ -156,6 +156,12 @@ class BatchRunner(wiring.Component):
         head = Signal(in_layout)
         head_loaded = Signal()
         ends_back = Signal(range(self.batch_events + 1))
+        # sent < loaded, as a register: ``valid`` (and so the core's ``ready`` and the
+        # next-beat logic behind it) then starts at flip-flops, not at a compare.  Its
+        # next value is compared beside the counter's (``loaded`` does not change while a
+        # batch runs: loading waits for it; a skip lands on a stored end marker, so before
+        # ``loaded``).
+        beats_left = Signal()
         stream_held = self.holding
         start_now = self.start & ~self.running & ~stream_held
         taken = self.events_in.valid & self.events_in.ready
@@ -191,21 +197,24 @@ class BatchRunner(wiring.Component):
             ends_read.addr.eq(sample),
             in_read.addr.eq(Mux(start_now, 0, Mux(taken & ~skipped, sent_inc2, sent_inc))),
             self.events_in.payload.eq(head),
-            self.events_in.valid.eq(Mux(self.running, head_loaded & (sent < self.loaded),
+            self.events_in.valid.eq(Mux(self.running, head_loaded & beats_left,
                                         stream_held)),
         ]
         with m.If(start_now):
             m.d.sync += [sent.eq(0), sent_inc.eq(1), sent_inc2.eq(2), sent_inc3.eq(3),
-                         head_loaded.eq(0)]
+                         head_loaded.eq(0),
+                         # (a beat loaded in this very cycle counts as well)
+                         beats_left.eq((self.loaded != 0) | (self.load.valid & self.load.ready))]
         with m.Elif(self.running & ~head_loaded):
             m.d.sync += [head.eq(in_read.data), head_loaded.eq(1)]
         with m.Elif(skip):
             m.d.sync += [head.eq(in_layout.const({"end": 1})), sent.eq(end_addr),
                          sent_inc.eq(after_end[0]), sent_inc2.eq(after_end[1]),
-                         sent_inc3.eq(after_end[2])]
+                         sent_inc3.eq(after_end[2]), beats_left.eq(end_addr < self.loaded)]
         with m.Elif(self.running & taken):
             m.d.sync += [sent.eq(sent_inc), sent_inc.eq(sent_inc2),
-                         sent_inc2.eq(sent_inc3), sent_inc3.eq(sent_inc3 + 1)]
+                         sent_inc2.eq(sent_inc3), sent_inc3.eq(sent_inc3 + 1),
+                         beats_left.eq(sent_inc < self.loaded)]
             with m.If(skipped):
                 m.d.sync += head_loaded.eq(0)      # the RAM reads the new head now
             with m.Else():
