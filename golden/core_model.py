@@ -16,14 +16,15 @@ a cycle, "at c" means during cycle c):
 Front end, phase RUN.  A beat is *valid* if ``end=0``, ``index < n_inputs``,
 ``time < time_steps`` and ``time >= cur_time``; ``end=0`` beats that are not valid are
 *invalid*.  A *boundary* beat is the end beat or a valid beat with ``time > cur_time``.
-Every lane entry carries the *epoch* of its step (a parity bit, 0 at the start of a
-sample).
-  * boundary beat (both modes): it waits while a step is *pending*; else, if
-    ``dirty`` and (it is the end beat or every lane queue has room), the open step
-    becomes the pending one (its time and epoch are kept, ``epoch`` flips,
-    ``dirty = 0``) and the beat is handled below in the same cycle (in learning the
-    end beat is then not taken: it waits for the pending step); a dirty step with no
-    queue room waits.
+Every lane entry carries the *epoch* of its step (a counter modulo ``STEP_EPOCHS`` = 4, 0
+at the start of a sample).  Up to ``PENDING_STEPS_INFER`` = 2 steps (inference) or
+``PENDING_STEPS_LEARN`` = 1 (learning) may be *pending* (handed over, not yet closed).
+  * boundary beat (both modes): it waits while the pending steps are at their limit
+    (as of the start of the cycle); else, if ``dirty`` and (it is the end beat or
+    every lane queue has room), the open step becomes the newest pending one (its
+    time and epoch are kept, ``epoch`` advances, ``dirty = 0``) and the beat is
+    handled below in the same cycle (in learning the end beat is then not taken: it
+    waits for the pending step); a dirty step with no queue room waits.
   * end beat (not dirty, nothing pending): accepted; next phase is END, or STDP_WAIT
     if the STDP engine is still busy.
   * valid beat in learning after the winner: accepted, no effect (cur_time follows).
@@ -37,8 +38,8 @@ sample).
     after the winner's, taken before the winner is known, count as after.
   * invalid beat: accepted, counted as dropped.
   The first accepted beat of a sample is cycle 0.
-Pending step at c: once no entry of its epoch is in the F stage or a lane (as of the
-  start of c), it closes.  With no newly crossed neuron (``potential > threshold`` at
+Oldest pending step at c: once no entry of its epoch is in the F stage or a lane (as
+  of the start of c), it closes (one step per cycle, in order).  With no newly crossed neuron (``potential > threshold`` at
   the end of that step, not fired) it is simply dropped.  Otherwise, in inference, if
   the emitter is idle, the newly crossed neurons are marked fired and handed to the
   emitter (from c+1) with the step's time (if the emitter is busy, the step waits); in
@@ -82,7 +83,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config import CoreConfig, CoreRegisters
+from ..config import (PENDING_STEPS_INFER, PENDING_STEPS_LEARN, STEP_EPOCHS, CoreConfig,
+                      CoreRegisters)
 from . import fixedpoint as fx
 
 __all__ = ["CoreModel", "SampleResult", "COUNTER_NAMES", "syn_ops_bounds"]
@@ -94,6 +96,7 @@ _RUN, _WTA, _STDP_WAIT, _END = range(4)
 #: cycles from the last STDP pick to its write-back (weight RAM read + the STDP unit's
 #: five pipeline stages, ``hw/stdp_unit.py``); the STDP engine counts as busy until then
 STDP_WRITEBACK_DELAY = 6
+
 
 
 @dataclass
@@ -246,8 +249,11 @@ class CoreModel:
         # per lane, the synapse in the fetch and in the update stage: None or its epoch
         fetch_stage = [None] * n_lanes
         update_stage = [None] * n_lanes
-        epoch = 0                   # epoch tag of the open step's entries
-        pending = None              # (time, potentials, epoch) of a step to close
+        epoch = 0                   # epoch tag of the open step's entries (mod STEP_EPOCHS)
+        # steps to close, oldest first: (time, potentials, epoch); at most
+        # pending_limit (inference 2, learning 1)
+        pending: list = []
+        pending_limit = PENDING_STEPS_LEARN if learn else PENDING_STEPS_INFER
         spiked_steps = []           # learning: (index, time) of beats taken with effect
         emit_list: list[int] = []                        # the emitter's spikes left
         emit_time = 0
@@ -267,29 +273,30 @@ class CoreModel:
             emitting = bool(emit_list)
             next_phase = phase
             next_f = None
-            next_pending = pending
+            next_pending = list(pending)
             new_emit = None
             flush = False
 
-            # the pending step closes once its entries are all integrated
-            if pending is not None and not lanes_hold(pending[2]):
-                newly = np.flatnonzero((pending[1] > regs.threshold) & ~fired)
+            # the oldest pending step closes once its entries are all integrated
+            oldest = pending[0] if pending else None
+            if oldest is not None and not lanes_hold(oldest[2]):
+                newly = np.flatnonzero((oldest[1] > regs.threshold) & ~fired)
                 if len(newly) == 0:
-                    next_pending = None
+                    next_pending.pop(0)
                 elif learn:
                     if phase == _RUN:
                         fired[newly] = True
                         wta_cycles_left = len(newly) + 1     # two-stage scan
                         # on the potentials at the end of the pending step; argmax:
                         # the lowest index on ties
-                        winner = int(newly[np.argmax(pending[1][newly])])
-                        result.winner, result.winner_time = winner, pending[0]
-                        next_pending = None
+                        winner = int(newly[np.argmax(oldest[1][newly])])
+                        result.winner, result.winner_time = winner, oldest[0]
+                        next_pending.pop(0)
                         next_phase = _WTA
                 elif not emitting:
                     fired[newly] = True
-                    new_emit = ([int(j) for j in newly], pending[0])
-                    next_pending = None
+                    new_emit = ([int(j) for j in newly], oldest[0])
+                    next_pending.pop(0)
 
             if phase == _RUN:
                 # (in the cycle a learning step resolves with a winner a beat is still
@@ -299,12 +306,13 @@ class CoreModel:
                          and time >= cur_time)
                 accepted = False
                 boundary = is_end or (valid and time > cur_time)
-                blocked = boundary and (dirty or pending is not None)
-                if boundary and pending is None and dirty and (is_end or space_ok):
+                room = len(pending) < pending_limit
+                blocked = boundary and (dirty or not room)
+                if boundary and room and dirty and (is_end or space_ok):
                     # a boundary hands the open step over to be closed behind the front
                     # end, one step at a time
-                    next_pending = (cur_time, potentials.copy(), epoch)
-                    epoch ^= 1
+                    next_pending.append((cur_time, potentials.copy(), epoch))
+                    epoch = (epoch + 1) % STEP_EPOCHS
                     dirty = False
                     # learning takes the end beat only once nothing is pending
                     blocked = learn and is_end
@@ -355,7 +363,7 @@ class CoreModel:
             elif phase == _STDP_WAIT:
                 if cycle > stdp_busy_last:
                     next_phase = _END
-            elif phase == _END and not emitting and pending is None:
+            elif phase == _END and not emitting and not pending:
                 result.cycles = cycle
                 break
 

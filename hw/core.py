@@ -5,7 +5,7 @@ from amaranth.hdl import Array, Assert, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import CoreConfig
+from ..config import PENDING_STEPS_INFER, PENDING_STEPS_LEARN, STEP_EPOCHS, CoreConfig
 from .bits import lowest_set_bit
 from .lane import IntegrationLane
 from .layouts import (access_command_layout, access_response_layout, input_event_layout,
@@ -71,11 +71,11 @@ class TTFSCore(wiring.Component):
         # The front end takes one input event per cycle and reads its row-mask word in
         # every lane; one cycle later (the F stage) each lane with a non-zero slice gets
         # (row, slice), so events whose synapses are all pruned never reach a lane.  Lanes
-        # run decoupled.  Every lane entry carries its step's epoch (parity) and lanes
-        # keep their crossings (detected at write-back, no scan) per epoch.  Steps
+        # run decoupled.  Every lane entry carries its step's epoch (mod STEP_EPOCHS) and
+        # lanes keep their crossings (detected at write-back, no scan) per epoch.  Steps
         # overlap: a beat of a later step (or the end marker) hands the open step over as
-        # *pending* and goes on at once (one pending step at a time); once no entry of
-        # the pending epoch is left, the step closes.  In inference its newly crossed
+        # *pending* and goes on at once (up to two pending steps in inference, one in
+        # learning); once no entry of the oldest pending epoch is left, that step closes.  In inference its newly crossed
         # neurons are latched into the emitter, which sends one spike beat per cycle
         # beside everything else.  In learning a step without crossings closes silently;
         # one with crossings goes to WTA, which picks the winner on the potentials at the
@@ -194,10 +194,18 @@ class TTFSCore(wiring.Component):
         emit_vec = Signal(cfg.n_neurons)           # the emitter's spikes still to send
         emit_winner = Signal()                     # learning: the emitter sends `winner`
         emit_time = Signal(cfg.time_bits)
-        epoch = Signal()                           # epoch of the open step's entries
-        f_epoch = Signal()
-        pending = Signal()                         # a step waits to be closed
-        pending_time = Signal(cfg.time_bits)
+        epoch = Signal(range(STEP_EPOCHS))         # epoch of the open step's entries
+        f_epoch = Signal(range(STEP_EPOCHS))
+        # Steps handed over and not yet closed, oldest first: up to PENDING_STEPS_INFER
+        # in inference, PENDING_STEPS_LEARN in learning.  close_epoch is the oldest's
+        # epoch (it advances at every close, so it equals `epoch` when none is pending).
+        pending_count = Signal(range(PENDING_STEPS_INFER + 1))
+        pending_time = Signal(cfg.time_bits)       # the oldest pending step's time
+        pending_time_next = Signal(cfg.time_bits)  # the second's (inference)
+        close_epoch = Signal(range(STEP_EPOCHS))
+        pending = pending_count != 0
+        pending_full = Mux(self.learn, pending_count >= PENDING_STEPS_LEARN,
+                           pending_count >= PENDING_STEPS_INFER)
         wta_vec = Signal(cfg.n_neurons)
         best = Signal(cfg.neuron_index_bits)
         best_potential = Signal(cfg.potential_bits)
@@ -219,9 +227,9 @@ class TTFSCore(wiring.Component):
         taking_beat = Signal()                     # RUN looks at the offered beat
 
         # ---------------------------------------------------------------- lanes
-        # no entry of the pending step's epoch (the other one) is left anywhere
-        pending_integrated = (~(f_valid & (f_epoch != epoch))
-                              & ~Cat(*[lane.holds.bit_select(~epoch, 1) for lane in lanes]).any())
+        # no entry of the oldest pending step's epoch is left anywhere
+        pending_integrated = (~(f_valid & (f_epoch == close_epoch))
+                              & ~Cat(*[lane.holds_close for lane in lanes]).any())
         # room in every lane queue for one more entry besides the F stage's (compares with
         # constants, no adder: this feeds ``ready``)
         space_ok = Cat(*[Mux(f_valid, lane.level < cfg.fifo_depth - 1,
@@ -249,7 +257,7 @@ class TTFSCore(wiring.Component):
                 lane.events.payload.index.eq(f_index),
                 lane.events.payload.slice.eq(slice_bits),
                 lane.events.payload.epoch.eq(f_epoch),
-                lane.close_epoch.eq(~epoch),            # the pending step's
+                lane.close_epoch.eq(close_epoch),       # the oldest pending step's
                 lane.events.valid.eq(f_valid & (slice_bits != 0)),
             ]
 
@@ -470,23 +478,25 @@ class TTFSCore(wiring.Component):
         out = self.events_out.payload
         boundary = beat.end | (valid_event & (beat.time > cur_time))
         emitting = (emit_vec != 0) | emit_winner
-        # A boundary hands the open step over (pending) unless one is pending already;
-        # an event beat needs queue room for itself as well.
-        hand_over = dirty & boundary & ~pending & (beat.end | space_ok)
-        step_wait = boundary & (pending | (dirty & ~hand_over))
+        # A boundary hands the open step over (pending) unless the pending steps are at
+        # their limit; an event beat needs queue room for itself as well.
+        hand_over = dirty & boundary & ~pending_full & (beat.end | space_ok)
+        step_wait = boundary & (pending_full | (dirty & ~hand_over))
         # ``ready`` in RUN (with a beat offered), the branches below folded into one
         # multiplexer on the beat's three decoded facts (end marker, a later step, the
         # open step), whose inputs depend on registers only: the beat arrives late (from
         # the producer's register through its wiring) and passes few logic levels.
-        #   end marker: taken unless a step is pending or learning hands one over;
-        #   a later step: needs no pending step, queue room if the open step is dirty,
+        #   end marker: taken unless the pending steps are at their limit or learning
+        #   hands one over (END then waits for the pending steps);
+        #   a later step: needs room for a pending step, queue room if the open step is
+        #   dirty,
         #   and queue room unless learning has decided;
         #   the open step: queue room unless learning has decided;
         #   anything else (out of range, or an earlier step): dropped at once.
         in_range = (beat.index < cfg.n_inputs) & (beat.time < cfg.time_steps)
         ready_same_step = (self.learn & won) | space_ok
-        ready_later_step = ~pending & ~(dirty & ~space_ok) & ready_same_step
-        ready_end = ~pending & ~(self.learn & dirty)
+        ready_later_step = ~pending_full & ~(dirty & ~space_ok) & ready_same_step
+        ready_end = ~pending_full & ~(self.learn & dirty)
         ready_in_run = Mux(beat.end, ready_end,
                            Mux(in_range & (beat.time > cur_time), ready_later_step,
                                Mux(in_range & (beat.time == cur_time), ready_same_step, 1)))
@@ -502,19 +512,20 @@ class TTFSCore(wiring.Component):
             with m.If(self.events_out.ready):
                 m.d.sync += [emit_vec.eq(emit_rest), emit_winner.eq(0)]
 
-        # The pending step is closed once all its entries are integrated.  Without a
-        # crossing it is simply dropped.  Inference: its newly crossed neurons go to the
-        # (idle) emitter.  Learning: they go to WTA (in the RUN phase, below); which
-        # inputs spiked before the winner is decided at STDP, from first-spike times.
+        # The oldest pending step is closed once all its entries are integrated.
+        # Without a crossing it is simply dropped.  Inference: its newly crossed neurons
+        # go to the (idle) emitter.  Learning: they go to WTA (in the RUN phase, below);
+        # which inputs spiked before the winner is decided at STDP, from first-spike
+        # times.
         close_pending = Signal()
+        step_closes = Signal()                     # the oldest pending step closes
         resolve_silent = pending & pending_integrated & (newly_all == 0)
         resolve_winner = self.learn & pending & pending_integrated & (newly_all != 0)
         with m.If(resolve_silent):
-            m.d.sync += pending.eq(0)
+            m.d.comb += step_closes.eq(1)
         with m.Elif(pending & pending_integrated & ~self.learn & ~emitting):
-            m.d.comb += close_pending.eq(1)
-            m.d.sync += [pending.eq(0), emit_vec.eq(newly_all),
-                         emit_time.eq(pending_time)]
+            m.d.comb += [close_pending.eq(1), step_closes.eq(1)]
+            m.d.sync += [emit_vec.eq(newly_all), emit_time.eq(pending_time)]
 
         # WTA stage B, outside the FSM so that no phase decode sits in front of the
         # potential probe and the compare (wta_cand_valid is 1 only during WTA).
@@ -532,8 +543,8 @@ class TTFSCore(wiring.Component):
                     # learning: the pending step had crossings; fired |= them, and WTA
                     # picks the winner on the lanes' end-of-step potentials (snapshots
                     # where the open step has changed them since)
-                    m.d.comb += close_winner.eq(1)
-                    m.d.sync += [pending.eq(0), wta_vec.eq(newly_all), best_valid.eq(0),
+                    m.d.comb += [close_winner.eq(1), step_closes.eq(1)]
+                    m.d.sync += [wta_vec.eq(newly_all), best_valid.eq(0),
                                  wta_cand_valid.eq(0)]
                     m.next = "WTA"
                 # (a beat is still taken in that cycle: it belongs to the open step, whose
@@ -559,7 +570,7 @@ class TTFSCore(wiring.Component):
                             with m.If(space_ok):
                                 m.d.sync += [cur_time.eq(beat.time), dirty.eq(1),
                                              f_valid.eq(1), f_index.eq(beat.index),
-                                             f_epoch.eq(epoch ^ hand_over)]
+                                             f_epoch.eq(Mux(hand_over, epoch + 1, epoch))]
                                 with m.If(self.learn):
                                     m.d.comb += mark_spiked.eq(1)
                                     m.d.comb += note_first_spike.eq(
@@ -607,7 +618,7 @@ class TTFSCore(wiring.Component):
                     with m.If(self.events_out.ready):
                         m.d.comb += [lane.clear.eq(1) for lane in lanes]
                         m.d.sync += [active.eq(0), cur_time.eq(0), dirty.eq(0), won.eq(0),
-                                     sample_cycles.eq(0), epoch.eq(0)]
+                                     sample_cycles.eq(0), epoch.eq(0), close_epoch.eq(0)]
                         m.d.comb += clear_spiked.eq(1)
                         m.next = "RUN"
 
@@ -700,8 +711,20 @@ class TTFSCore(wiring.Component):
                      for lane in lanes]
         # a boundary beat offered in RUN hands the open step over (inference takes it in
         # the same cycle; learning takes an end beat only once nothing is pending)
-        with m.If(taking_beat & hand_over):
-            m.d.sync += [pending.eq(1), pending_time.eq(cur_time), epoch.eq(~epoch)]
+        # the pending steps: a close drops the oldest (the second moves up), a hand-over
+        # appends the open step; both may happen in one cycle
+        handing_over = taking_beat & hand_over
+        m.d.sync += pending_count.eq(pending_count - step_closes + handing_over)
+        with m.If(step_closes):
+            m.d.sync += close_epoch.eq(close_epoch + 1)
+            with m.If(pending_count == 2):
+                m.d.sync += pending_time.eq(pending_time_next)
+        with m.If(handing_over):
+            m.d.sync += epoch.eq(epoch + 1)
+            with m.If((pending_count == 0) | ((pending_count == 1) & step_closes)):
+                m.d.sync += pending_time.eq(cur_time)
+            with m.Else():
+                m.d.sync += pending_time_next.eq(cur_time)
 
 
         # ---------------------------------------------------------------- counters

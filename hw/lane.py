@@ -4,7 +4,7 @@ from amaranth.hdl import Array, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import CoreConfig
+from ..config import STEP_EPOCHS, CoreConfig
 from .bits import lowest_set_bit
 
 __all__ = ["IntegrationLane", "lane_queue_layout"]
@@ -12,9 +12,9 @@ __all__ = ["IntegrationLane", "lane_queue_layout"]
 
 def lane_queue_layout(cfg: CoreConfig) -> data.StructLayout:
     """An entry of a lane's event queue: the input row, its alive slots in the lane, and
-    the epoch (time-step parity) of its event."""
+    the epoch of its event's time step (modulo ``STEP_EPOCHS``)."""
     return data.StructLayout({"index": cfg.input_index_bits, "slice": cfg.slots_per_lane,
-                              "epoch": 1})
+                              "epoch": range(STEP_EPOCHS)})
 
 
 class IntegrationLane(wiring.Component):
@@ -30,14 +30,16 @@ class IntegrationLane(wiring.Component):
         level: entries in the queue (the core's front end keeps room for one in flight).
         busy: the queue is not empty, slice bits are left, or a synapse is in the fetch
             or update stage.
-        holds: per epoch, an entry of that epoch is still queued, being picked, fetched
-            or updated (entries are in epoch order, so the head, the current entry and
-            the two stages behind it tell).
+        holds_close: an entry of epoch ``close_epoch`` is still queued, being picked,
+            fetched or updated (entries are in epoch order and ``close_epoch`` is the
+            oldest epoch not yet closed, so the head, the current entry and the two
+            stages behind it tell).
         weight_row, weight_slot, weight_read: the synapse to read (the core maps it to
             its row bank); weight_data: the weight, one cycle after weight_read (the
             lane registers it before adding it: the update is two cycles after the read).
         threshold: firing threshold (fire when potential > threshold).
-        close_epoch: the epoch whose crossings ``newly_fired`` reports.
+        close_epoch: the oldest pending step's epoch: ``holds_close`` and
+            ``newly_fired`` are about it.
         newly_fired: per slot, ``crossed[close_epoch] & ~fired``.
         close: time-step close: ``fired |= newly_fired``.
         clear: start of a new sample: potentials, crossed, fired and snapshot flags to 0.
@@ -64,17 +66,17 @@ class IntegrationLane(wiring.Component):
             "events": In(stream.Signature(lane_queue_layout(cfg))),
             "level": Out(range(cfg.fifo_depth + 1)),
             "busy": Out(1),
-            "holds": Out(2),
+            "holds_close": Out(1),
             "weight_row": Out(cfg.input_index_bits),
             "weight_slot": Out(range(slots)),
             "weight_read": Out(1),
             "weight_data": In(cfg.weight_bits),
             "threshold": In(cfg.potential_bits),
-            "close_epoch": In(1),
+            "close_epoch": In(range(STEP_EPOCHS)),
             "newly_fired": Out(slots),
             "close": In(1),
             "clear": In(1),
-            "open_epoch": In(1),
+            "open_epoch": In(range(STEP_EPOCHS)),
             "snap_enable": In(1),
             "flush": In(1),
             "probe_slot": In(range(slots)),
@@ -95,10 +97,11 @@ class IntegrationLane(wiring.Component):
         # never queued and cost nothing here.  An idle lane with an empty queue takes a
         # new entry straight from its input (bypass), saving the queue's cycle of latency
         # at every time step.  Arithmetic: saturating_accumulate in
-        # golden/fixedpoint.py.  Every entry carries the epoch (parity) of its time step,
-        # and crossings are kept per epoch: the core lets the next step's events in
-        # while this lane still integrates the previous step's, and closes that step
-        # from its own epoch's crossings once no entry of it is left here.  In learning
+        # golden/fixedpoint.py.  Every entry carries the epoch of its time step (a
+        # counter modulo STEP_EPOCHS), and crossings are kept per epoch: the core lets
+        # later steps' events in while this lane still integrates an earlier step's,
+        # and closes that step from its own epoch's crossings once no entry of it is
+        # left here.  In learning
         # the winner is chosen on end-of-step potentials, so while a step is pending
         # (snap_enable) the first update of the open step to a slot first saves the
         # slot's potential in a snapshot, which the probe then reads; once the winner is
@@ -120,13 +123,13 @@ class IntegrationLane(wiring.Component):
 
         row = Signal(cfg.input_index_bits)
         remaining = Signal(slots)
-        cur_epoch = Signal()
+        cur_epoch = Signal(range(STEP_EPOCHS))
         fetch_valid = Signal()
         fetch_slot = Signal(range(slots))
-        fetch_epoch = Signal()
+        fetch_epoch = Signal(range(STEP_EPOCHS))
         update_valid = Signal()
         update_slot = Signal(range(slots))
-        update_epoch = Signal()
+        update_epoch = Signal(range(STEP_EPOCHS))
         update_weight = Signal(cfg.weight_bits)
 
         pick_slot, remaining_after = lowest_set_bit(remaining)
@@ -161,7 +164,7 @@ class IntegrationLane(wiring.Component):
             m.d.sync += remaining.eq(left)
 
         potentials = Array(Signal(cfg.potential_bits, name=f"potential{s}") for s in range(slots))
-        crossed = [Signal(slots, name=f"crossed_e{e}") for e in range(2)]
+        crossed = Array(Signal(slots, name=f"crossed_e{e}") for e in range(STEP_EPOCHS))
         fired = Signal(slots)
         # snapshots in LUT RAM (one write, one asynchronous read port): a register per
         # slot and its write multiplexer cost more than the rest of the lane's state
@@ -177,8 +180,8 @@ class IntegrationLane(wiring.Component):
             saturated.eq(Mux(total > cfg.potential_max, cfg.potential_max, total)),
             self.syn_op.eq(update_valid),
             # a crossing stays set after the close (it is then in ``fired``), so an
-            # epoch's vector needs no clearing when its parity comes round again
-            self.newly_fired.eq(Mux(self.close_epoch, crossed[1], crossed[0]) & ~fired),
+            # epoch's vector needs no clearing when its epoch comes round again
+            self.newly_fired.eq(crossed[self.close_epoch] & ~fired),
             snapshot_rd.addr.eq(self.probe_slot),
             self.probe_potential.eq(Mux(snapped.bit_select(self.probe_slot, 1),
                                         snapshot_rd.data, potentials[self.probe_slot])),
@@ -186,11 +189,11 @@ class IntegrationLane(wiring.Component):
             snapshot_wr.data.eq(potentials[update_slot]),
             self.busy.eq(queue.r_rdy | (remaining != 0) | fetch_valid | update_valid),
         ]
-        for e in range(2):
-            m.d.comb += self.holds[e].eq((queue.r_rdy & (head.epoch == e))
-                                         | ((remaining != 0) & (cur_epoch == e))
-                                         | (fetch_valid & (fetch_epoch == e))
-                                         | (update_valid & (update_epoch == e)))
+        close = self.close_epoch
+        m.d.comb += self.holds_close.eq((queue.r_rdy & (head.epoch == close))
+                                        | ((remaining != 0) & (cur_epoch == close))
+                                        | (fetch_valid & (fetch_epoch == close))
+                                        | (update_valid & (update_epoch == close)))
         with m.If(self.clear | ~self.snap_enable):
             m.d.sync += snapped.eq(0)
         with m.Elif(update_valid & (update_epoch == self.open_epoch)
@@ -201,12 +204,12 @@ class IntegrationLane(wiring.Component):
             m.d.sync += snapped.bit_select(update_slot, 1).eq(1)
         with m.If(self.clear):
             m.d.sync += [p.eq(0) for p in potentials]
-            m.d.sync += [crossed[0].eq(0), crossed[1].eq(0), fired.eq(0)]
+            m.d.sync += [vector.eq(0) for vector in crossed] + [fired.eq(0)]
         with m.Else():
             with m.If(update_valid):
                 m.d.sync += potentials[update_slot].eq(saturated)
                 with m.If(saturated > self.threshold):
-                    for e in range(2):
+                    for e in range(STEP_EPOCHS):
                         with m.If(update_epoch == e):
                             m.d.sync += crossed[e].bit_select(update_slot, 1).eq(1)
             with m.If(self.close):

@@ -71,7 +71,7 @@ def simulate_amaranth(cfg, runs, *, cycle_limit: int = 200_000):
             beats = [{"index": int(i), "time": int(t), "end": 0} for i, t in events]
             beats.append({"index": 0, "time": 0, "end": 1})
             ptr, cycle, c0 = 0, 0, None
-            record = {"out_events": [], "cycles": None}
+            record = {"out_events": [], "cycles": None, "accept_cycles": []}
             while True:
                 if ptr < len(beats):
                     ctx.set(dut.events_in.valid, 1)
@@ -81,6 +81,7 @@ def simulate_amaranth(cfg, runs, *, cycle_limit: int = 200_000):
                 if ctx.get(dut.events_in.valid) and ctx.get(dut.events_in.ready):
                     if c0 is None:
                         c0 = cycle
+                    record["accept_cycles"].append(cycle - c0)
                     ptr += 1
                 if ctx.get(dut.events_out.valid):
                     beat = ctx.get(dut.events_out.payload)

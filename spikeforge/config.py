@@ -52,6 +52,17 @@ _LIMITS = {
 }
 _ALLOWED_LANES = (1, 2, 4, 8, 16)
 
+# Micro-architecture constants shared by the core (hw/) and its cycle-exact model
+# (golden/core_model.py); docs/core.md, "Steps overlap".
+#: time steps that may wait to be closed behind the front end: inference closes them in
+#: order and only emits their spikes; learning finds a winner on end-of-step
+#: potentials, for which the lanes keep a snapshot of one step only
+PENDING_STEPS_INFER = 2
+PENDING_STEPS_LEARN = 1
+#: lane entries carry their step's epoch, counted modulo this (2 bits): the open step
+#: and up to two pending ones must be told apart
+STEP_EPOCHS = 4
+
 
 @dataclass(frozen=True)
 class CoreConfig:

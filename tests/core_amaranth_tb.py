@@ -32,7 +32,8 @@ def simulate_core(cfg: CoreConfig, weights, mask, samples, regs: CoreRegisters):
 
 def check_against_model(cfg: CoreConfig, weights, mask, samples, regs: CoreRegisters):
     """Run ``samples`` on the RTL (:func:`simulate_core`) and on the golden model and
-    assert that every output beat, end beat, end weight, mask and counter is equal.
+    assert that every output beat, end beat, input beat's acceptance cycle, end weight,
+    mask and counter is equal.
     Returns the model and its per-sample results."""
     model = CoreModel(cfg, weights, mask)
     expected = [model.run_sample(s, regs) for s in samples]
@@ -40,6 +41,8 @@ def check_against_model(cfg: CoreConfig, weights, mask, samples, regs: CoreRegis
     for n, (e, g) in enumerate(zip(expected, got)):
         assert g["out_events"] == e.out_events, f"sample {n}: output beats differ"
         assert g["cycles"] == (e.cycles, e.cycles), f"sample {n}: end beat differs"
+        assert g["accept_cycles"] == e.accept_cycles, f"sample {n}: input beats taken at " \
+            f"other cycles"
     np.testing.assert_array_equal(w_rtl, model.weights)
     np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)
     assert counters == {f"cnt_{k}": v for k, v in model.counters.items()}

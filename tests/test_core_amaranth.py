@@ -7,7 +7,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from core_amaranth_tb import check_against_model, random_workload
-from spikeforge.config import CoreConfig, CoreRegisters
+from spikeforge.config import PENDING_STEPS_INFER, CoreConfig, CoreRegisters
 from spikeforge.golden import fixedpoint as fx
 from spikeforge.hw.bits import lowest_set_bit
 from spikeforge.hw.stdp_unit import STDP_UNIT_LATENCY, STDPUnit
@@ -169,6 +169,29 @@ def test_inference_steps_overlap_and_the_emitter_runs_beside():
     assert result.accept_cycles[2] == 2 < result.out_events[0][2]
     cycles = [c for _, _, c in result.out_events]
     assert cycles == sorted(set(cycles))                # one beat per cycle, in order
+
+
+def test_inference_holds_two_pending_steps():
+    """In inference two steps may wait to be closed behind the front end
+    (PENDING_STEPS_INFER): while one lane still integrates step 0 (2 inputs x 8 alive
+    synapses), the beats of steps 1 and 2 are taken at once, and only the beat of step
+    3 waits for step 0 to close.  Same network as the test above."""
+    cfg = CoreConfig(n_inputs=8, n_neurons=8, lanes=1, time_steps=8, weight_bits=4,
+                     potential_bits=8, fifo_depth=8)
+    weights = np.tile(np.arange(1, 9), (8, 1))
+    mask = np.ones(weights.shape, dtype=bool)
+    events = np.array([(0, 0), (1, 0), (2, 1), (3, 2), (4, 3)])
+    regs = CoreRegisters(threshold=5, theta_p=0, a_plus=1, a_minus=1, prune_enable=False,
+                         learn=False)
+    _, [result] = check_against_model(cfg, weights, mask, [events], regs)
+    assert PENDING_STEPS_INFER == 2
+    first_spike_cycle = result.out_events[0][2]         # step 0 closed the cycle before
+    assert result.out_events[0][1] == 0
+    # steps 1 and 2 are taken back to back: two steps pending
+    assert result.accept_cycles[:4] == [0, 1, 2, 3]
+    # step 3's beat waits until step 0 has closed (a third pending step is not allowed)
+    assert first_spike_cycle - 1 <= result.accept_cycles[4]
+    assert result.accept_cycles[4] > 4
 
 
 def test_learning_steps_overlap_and_the_winner_is_picked_on_its_steps_potentials():
