@@ -174,7 +174,8 @@ def compare_runs(expected, observed, model_weights, model_mask, model_counters,
     """Every difference between the model and an RTL run, as one-line messages.
 
     ``expected``: the model's :class:`SampleResult` list; ``observed``: per sample a dict
-    with ``out_events`` [(neuron, time, cycle)] and ``cycles`` (end payload, end cycle).
+    with ``out_events`` [(neuron, time, cycle)], ``cycles`` (end payload, end cycle) and,
+    where the runner records it, ``accept_cycles`` (the cycle each input beat was taken).
     """
     problems = []
     if len(observed) != len(expected):
@@ -186,6 +187,13 @@ def compare_runs(expected, observed, model_weights, model_mask, model_counters,
         if tuple(g["cycles"]) != (e.cycles, e.cycles):
             problems.append(f"sample {n}: end beat (payload, cycle) {tuple(g['cycles'])} != "
                             f"model ({e.cycles}, {e.cycles})")
+        accepted = g.get("accept_cycles")       # recorded by the amaranth.sim runner
+        if accepted is not None and list(accepted) != list(e.accept_cycles):
+            first = next((k for k, (a, b) in enumerate(zip(accepted, e.accept_cycles))
+                          if a != b), min(len(accepted), len(e.accept_cycles)))
+            problems.append(f"sample {n}: input beat {first} taken at cycle "
+                            f"{(list(accepted) + [None])[first]}, model "
+                            f"{(list(e.accept_cycles) + [None])[first]}")
     bad = np.argwhere(np.asarray(rtl_weights) != np.asarray(model_weights))
     if len(bad):
         i, j = bad[0]

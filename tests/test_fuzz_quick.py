@@ -86,3 +86,26 @@ def test_fuzz_detects_a_mismatch(monkeypatch):
     records = run_config(3, (0,))
     assert records[0]["regs"]["learn"]
     assert any("stdp_updates" in p for p in records[0]["problems"])
+
+
+def test_compare_runs_reports_a_beat_taken_at_another_cycle():
+    """The amaranth.sim runner records when each input beat was taken; a beat taken one
+    cycle late (with every output and end beat unchanged) is still a mismatch."""
+    from spikeforge.config import CoreRegisters
+    from spikeforge.golden.config_fuzz import compare_runs
+    from spikeforge.golden.core_model import CoreModel
+
+    cfg = CoreConfig(n_inputs=8, n_neurons=4, lanes=2, time_steps=4, weight_bits=4,
+                     potential_bits=8)
+    weights = np.full((8, 4), 3)
+    model = CoreModel(cfg, weights)
+    regs = CoreRegisters(threshold=5, theta_p=0, a_plus=1, a_minus=1, prune_enable=False,
+                         learn=False)
+    [result] = [model.run_sample(np.array([(0, 0), (1, 1), (2, 2)]), regs)]
+    observed = {"out_events": list(result.out_events), "cycles": (result.cycles, result.cycles),
+                "accept_cycles": list(result.accept_cycles)}
+    same = (model.weights, model.mask, model.counters)
+    assert compare_runs([result], [observed], *same, *same) == []
+    observed["accept_cycles"][1] += 1
+    [problem] = compare_runs([result], [observed], *same, *same)
+    assert "input beat 1 taken at cycle" in problem
