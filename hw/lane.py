@@ -1,6 +1,6 @@
 """One integration lane of the core."""
 
-from amaranth.hdl import Array, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,7 +40,8 @@ class IntegrationLane(wiring.Component):
         threshold: firing threshold (fire when potential > threshold).
         close_epoch: the oldest pending step's epoch: ``holds_close`` and
             ``newly_fired`` are about it.
-        newly_fired: per slot, ``crossed[close_epoch] & ~fired``.
+        newly_fired: per slot, crossed with its first crossing in epoch ``close_epoch``,
+            and not fired.
         close: time-step close: ``fired |= newly_fired``.
         clear: start of a new sample: potentials, crossed, fired and snapshot flags to 0.
         open_epoch, snap_enable: learning with a step pending or in WTA: the first
@@ -98,9 +99,10 @@ class IntegrationLane(wiring.Component):
         # new entry straight from its input (bypass), saving the queue's cycle of latency
         # at every time step.  Arithmetic: saturating_accumulate in
         # golden/fixedpoint.py.  Every entry carries the epoch of its time step (a
-        # counter modulo STEP_EPOCHS), and crossings are kept per epoch: the core lets
+        # counter modulo STEP_EPOCHS), and each slot keeps the epoch of its first
+        # crossing: the core lets
         # later steps' events in while this lane still integrates an earlier step's,
-        # and closes that step from its own epoch's crossings once no entry of it is
+        # and closes that step from the crossings of its epoch once no entry of it is
         # left here.  In learning
         # the winner is chosen on end-of-step potentials, so while a step is pending
         # (snap_enable) the first update of the open step to a slot first saves the
@@ -164,7 +166,15 @@ class IntegrationLane(wiring.Component):
             m.d.sync += remaining.eq(left)
 
         potentials = Array(Signal(cfg.potential_bits, name=f"potential{s}") for s in range(slots))
-        crossed = Array(Signal(slots, name=f"crossed_e{e}") for e in range(STEP_EPOCHS))
+        # Per slot: crossed the threshold in this sample, and the epoch of its first
+        # crossing.  Potentials only rise, so a neuron fires at the step of its first
+        # crossing: a step's newly fired neurons are those whose first crossing carries
+        # its epoch and that have not fired (an epoch comes round again only after the
+        # step that used it has closed).  One epoch per slot instead of a crossed vector
+        # per epoch: 72 fewer LUT4 per lane with four epochs.
+        crossed = Signal(slots)
+        cross_epoch = Array(Signal(range(STEP_EPOCHS), name=f"cross_epoch{s}")
+                            for s in range(slots))
         fired = Signal(slots)
         # snapshots in LUT RAM (one write, one asynchronous read port): a register per
         # slot and its write multiplexer cost more than the rest of the lane's state
@@ -179,9 +189,8 @@ class IntegrationLane(wiring.Component):
             total.eq(potentials[update_slot] + update_weight),
             saturated.eq(Mux(total > cfg.potential_max, cfg.potential_max, total)),
             self.syn_op.eq(update_valid),
-            # a crossing stays set after the close (it is then in ``fired``), so an
-            # epoch's vector needs no clearing when its epoch comes round again
-            self.newly_fired.eq(crossed[self.close_epoch] & ~fired),
+            self.newly_fired.eq(Cat(crossed[s] & (cross_epoch[s] == self.close_epoch)
+                                    for s in range(slots)) & ~fired),
             snapshot_rd.addr.eq(self.probe_slot),
             self.probe_potential.eq(Mux(snapped.bit_select(self.probe_slot, 1),
                                         snapshot_rd.data, potentials[self.probe_slot])),
@@ -204,14 +213,13 @@ class IntegrationLane(wiring.Component):
             m.d.sync += snapped.bit_select(update_slot, 1).eq(1)
         with m.If(self.clear):
             m.d.sync += [p.eq(0) for p in potentials]
-            m.d.sync += [vector.eq(0) for vector in crossed] + [fired.eq(0)]
+            m.d.sync += [crossed.eq(0), fired.eq(0)]
         with m.Else():
             with m.If(update_valid):
                 m.d.sync += potentials[update_slot].eq(saturated)
-                with m.If(saturated > self.threshold):
-                    for e in range(STEP_EPOCHS):
-                        with m.If(update_epoch == e):
-                            m.d.sync += crossed[e].bit_select(update_slot, 1).eq(1)
+                with m.If((saturated > self.threshold) & ~crossed.bit_select(update_slot, 1)):
+                    m.d.sync += [crossed.bit_select(update_slot, 1).eq(1),
+                                 cross_epoch[update_slot].eq(update_epoch)]
             with m.If(self.close):
                 m.d.sync += fired.eq(fired | self.newly_fired)
         return m
