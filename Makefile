@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 	  echo "note: iverilog not installed; the Icarus tests will be skipped"; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	@# --no-compile: Python compiles the modules it imports on first use instead of pip
+	@# compiling every module of every package (57 s -> 30 s for the install here)
+	$(BIN)/pip install --quiet --no-compile -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)

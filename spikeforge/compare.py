@@ -472,7 +472,10 @@ def run_compare(cfg: CoreConfig, board: str, samples_learn: int, samples_infer: 
                     timing[f"fpga_build_{name}_s"] = time.perf_counter() - t
                     progress.step(f"FPGA build {name} done", advance=1)
 
-                for name, vcfg in variants.items():
+                # the pruned build first: it is the longest job, so it should be the
+                # first to get the tools' one-time compile and the elaboration lock
+                for name in sorted(variants, key=lambda n: n != "pruned"):
+                    vcfg = variants[name]
                     thread = threading.Thread(target=run_build, args=(name, vcfg), daemon=True)
                     thread.start()
                     fpga_threads.append(thread)
