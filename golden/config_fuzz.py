@@ -189,11 +189,10 @@ def compare_runs(expected, observed, model_weights, model_mask, model_counters,
                             f"model ({e.cycles}, {e.cycles})")
         accepted = g.get("accept_cycles")       # recorded by the amaranth.sim runner
         if accepted is not None and list(accepted) != list(e.accept_cycles):
-            first = next((k for k, (a, b) in enumerate(zip(accepted, e.accept_cycles))
-                          if a != b), min(len(accepted), len(e.accept_cycles)))
-            problems.append(f"sample {n}: input beat {first} taken at cycle "
-                            f"{(list(accepted) + [None])[first]}, model "
-                            f"{(list(e.accept_cycles) + [None])[first]}")
+            rtl, model = list(accepted) + [None], list(e.accept_cycles) + [None]
+            first = next(k for k, (a, b) in enumerate(zip(rtl, model)) if a != b)
+            problems.append(f"sample {n}: input beat {first} taken at cycle {rtl[first]}, "
+                            f"model {model[first]}")
     bad = np.argwhere(np.asarray(rtl_weights) != np.asarray(model_weights))
     if len(bad):
         i, j = bad[0]

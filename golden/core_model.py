@@ -39,8 +39,9 @@ at the start of a sample).  Up to ``PENDING_STEPS_INFER`` = 2 steps (inference) 
   * invalid beat: accepted, counted as dropped.
   The first accepted beat of a sample is cycle 0.
 Oldest pending step at c: once no entry of its epoch is in the F stage or a lane (as
-  of the start of c), it closes (one step per cycle, in order).  With no newly crossed neuron (``potential > threshold`` at
-  the end of that step, not fired) it is simply dropped.  Otherwise, in inference, if
+  of the start of c), it closes (one step per cycle, in order).  With no newly crossed
+  neuron (``potential > threshold`` at the end of that step, not fired) it is simply
+  dropped.  Otherwise, in inference, if
   the emitter is idle, the newly crossed neurons are marked fired and handed to the
   emitter (from c+1) with the step's time (if the emitter is busy, the step waits); in
   learning (phase RUN; a beat may still be taken in that cycle: it belongs to the open
@@ -96,7 +97,6 @@ _RUN, _WTA, _STDP_WAIT, _END = range(4)
 #: cycles from the last STDP pick to its write-back (weight RAM read + the STDP unit's
 #: five pipeline stages, ``hw/stdp_unit.py``); the STDP engine counts as busy until then
 STDP_WRITEBACK_DELAY = 6
-
 
 
 @dataclass
@@ -310,7 +310,7 @@ class CoreModel:
                 blocked = boundary and (dirty or not room)
                 if boundary and room and dirty and (is_end or space_ok):
                     # a boundary hands the open step over to be closed behind the front
-                    # end, one step at a time
+                    # end (up to pending_limit steps wait)
                     next_pending.append((cur_time, potentials.copy(), epoch))
                     epoch = (epoch + 1) % STEP_EPOCHS
                     dirty = False

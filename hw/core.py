@@ -75,8 +75,8 @@ class TTFSCore(wiring.Component):
         # lanes keep their crossings (detected at write-back, no scan) per epoch.  Steps
         # overlap: a beat of a later step (or the end marker) hands the open step over as
         # *pending* and goes on at once (up to two pending steps in inference, one in
-        # learning); once no entry of the oldest pending epoch is left, that step closes.  In inference its newly crossed
-        # neurons are latched into the emitter, which sends one spike beat per cycle
+        # learning); once no entry of the oldest pending epoch is left, that step
+        # closes.  In inference its newly crossed neurons are latched into the emitter, which sends one spike beat per cycle
         # beside everything else.  In learning a step without crossings closes silently;
         # one with crossings goes to WTA, which picks the winner on the potentials at the
         # end of that step (each lane snapshots a potential before the open step first
@@ -414,13 +414,15 @@ class TTFSCore(wiring.Component):
             done_entry = unit.out_tag
             entry = Mux(write_back, done_entry, cmd_entry)
             slot = Mux(write_back, winner_slot, cmd_slot)
+            # per lane: the write-back is the winner's, or the command addresses this memory
+            by_stdp = [write_back & (winner_lane == k) for k in range(n_lanes)]
+            by_access = [~write_back & access_write & (cmd_lane == k) & (cmd_bank == b)
+                         for k in range(n_lanes)]
             for k in range(n_lanes):
-                by_stdp = write_back & (winner_lane == k)
-                by_access = ~write_back & access_write & (cmd_lane == k) & (cmd_bank == b)
                 m.d.comb += [
                     weight_wr[k][b].addr.eq(entry * slots + slot),
                     weight_wr[k][b].data.eq(Mux(write_back, unit.new_weight, stored)),
-                    weight_wr[k][b].en.eq(by_stdp | by_access),
+                    weight_wr[k][b].en.eq(by_stdp[k] | by_access[k]),
                 ]
             if not cfg.pruning:
                 continue
@@ -439,19 +441,18 @@ class TTFSCore(wiring.Component):
             col_word = Array(colmask_rd[k][b].data for k in range(n_lanes))[cmd_lane]
             col_bit = (Const(1, word_bits) << bit_of(cmd_entry))[:word_bits]
             for k in range(n_lanes):
-                by_stdp = write_back & unit.pruned & (winner_lane == k)
-                by_access = ~write_back & access_write & (cmd_lane == k) & (cmd_bank == b)
+                mask_written = (by_stdp[k] & unit.pruned) | by_access[k]
                 m.d.comb += [
                     rowmask_wr[k][b].addr.eq(entry),
                     rowmask_wr[k][b].data.eq(Mux(set_bit, row_word | row_bit,
                                                  row_word & ~row_bit)),
-                    rowmask_wr[k][b].en.eq(by_stdp | by_access),
+                    rowmask_wr[k][b].en.eq(mask_written),
                     colmask_wr[k][b].addr.eq(Mux(write_back, col_addr(winner_slot, done_entry),
                                                  col_addr(cmd_slot, cmd_entry))),
                     colmask_wr[k][b].data.eq(Mux(write_back, stdp_column_word[b],
                                                  Mux(cmd.mask, col_word | col_bit,
                                                      col_word & ~col_bit))),
-                    colmask_wr[k][b].en.eq(by_stdp | by_access),
+                    colmask_wr[k][b].en.eq(mask_written),
                 ]
 
         # The weight read ports hold their data while not enabled, and nothing else reads
@@ -489,8 +490,7 @@ class TTFSCore(wiring.Component):
         #   end marker: taken unless the pending steps are at their limit or learning
         #   hands one over (END then waits for the pending steps);
         #   a later step: needs room for a pending step, queue room if the open step is
-        #   dirty,
-        #   and queue room unless learning has decided;
+        #   dirty, and queue room unless learning has decided;
         #   the open step: queue room unless learning has decided;
         #   anything else (out of range, or an earlier step): dropped at once.
         in_range = (beat.index < cfg.n_inputs) & (beat.time < cfg.time_steps)
@@ -709,10 +709,10 @@ class TTFSCore(wiring.Component):
                 m.d.sync += pre_spiked[i].eq(1)
         m.d.comb += [lane.snap_enable.eq(self.learn & (pending | phase.ongoing("WTA")))
                      for lane in lanes]
-        # a boundary beat offered in RUN hands the open step over (inference takes it in
-        # the same cycle; learning takes an end beat only once nothing is pending)
-        # the pending steps: a close drops the oldest (the second moves up), a hand-over
-        # appends the open step; both may happen in one cycle
+        # The pending steps: a boundary beat offered in RUN hands the open step over and
+        # appends it (inference takes the beat in the same cycle; learning takes an end
+        # beat only once nothing is pending); a close drops the oldest (the second moves
+        # up).  Both may happen in one cycle.
         handing_over = taking_beat & hand_over
         m.d.sync += pending_count.eq(pending_count - step_closes + handing_over)
         with m.If(step_closes):

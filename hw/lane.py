@@ -100,11 +100,9 @@ class IntegrationLane(wiring.Component):
         # at every time step.  Arithmetic: saturating_accumulate in
         # golden/fixedpoint.py.  Every entry carries the epoch of its time step (a
         # counter modulo STEP_EPOCHS), and each slot keeps the epoch of its first
-        # crossing: the core lets
-        # later steps' events in while this lane still integrates an earlier step's,
-        # and closes that step from the crossings of its epoch once no entry of it is
-        # left here.  In learning
-        # the winner is chosen on end-of-step potentials, so while a step is pending
+        # crossing: the core lets later steps' events in while this lane still
+        # integrates an earlier step's, and closes that step from the crossings of its
+        # epoch once no entry of it is left here.  In learning the winner is chosen on end-of-step potentials, so while a step is pending
         # (snap_enable) the first update of the open step to a slot first saves the
         # slot's potential in a snapshot, which the probe then reads; once the winner is
         # known the core flushes the lane.
