@@ -148,6 +148,12 @@ class HostProtocol(wiring.Component):
         rec_read = records.read_port()
         item = Signal(range(256))             # record / reply item being executed
         m.d.comb += rec_read.addr.eq(item)
+        # The record read is registered once more before use: the block RAM's clock-to-
+        # output time (5.6 ns on the ECP5-85F, nextpnr) followed by the register
+        # multiplexer or the core's beat logic was the board top's critical path.  So a
+        # record is read in two cycles (*_FETCH, *_WAIT) and used from `record_data`.
+        record_data = Signal(24)
+        m.d.sync += record_data.eq(rec_read.data)
 
         # header fields (valid once the bytes have arrived)
         input_index = Cat(header[0], header[1])
@@ -221,7 +227,7 @@ class HostProtocol(wiring.Component):
         info = Array(Const(b, 8) for b in encode_info(cfg, self.batch_events,
                                                       self.batch_outputs))
         reg_read_value = Signal(64)
-        self._register_value(m, rec_read.data[:8], reg_read_value)
+        self._register_value(m, record_data[:8], reg_read_value)
 
         # ---------------------------------------------------------------- register writes
         limits = {
@@ -412,9 +418,11 @@ class HostProtocol(wiring.Component):
                 code = {"WRITE": Command.WRITE_SYNAPSES, "EVENT": Command.STREAM_EVENTS,
                         "LOAD": Command.BATCH_LOAD}[name]
                 with m.State(f"{name}_FETCH"):
+                    m.next = f"{name}_WAIT"
+                with m.State(f"{name}_WAIT"):
                     m.next = f"{name}_PUSH"
                 with m.State(f"{name}_PUSH"):
-                    data = rec_read.data
+                    data = record_data
                     if name == "WRITE":
                         m.d.comb += [port.payload.write.eq(1),
                                      port.payload.input.eq(input_index),
@@ -456,6 +464,8 @@ class HostProtocol(wiring.Component):
                         m.next = "SYNC"
 
             with m.State("REGS_FETCH"):       # record buffer read of id ``item``
+                m.next = "REGS_WAIT"
+            with m.State("REGS_WAIT"):
                 m.next = "REGS_LATCH"
             with m.State("REGS_LATCH"):
                 m.d.sync += [shift.eq(reg_read_value), shift_left.eq(8)]
