@@ -39,7 +39,8 @@ at the start of a sample).  Up to ``PENDING_STEPS_INFER`` = 2 steps (inference) 
   * invalid beat: accepted, counted as dropped.
   The first accepted beat of a sample is cycle 0.
 Oldest pending step at c: once no entry of its epoch is in the F stage or a lane (as
-  of the start of c), it closes (one step per cycle, in order).  With no newly crossed
+  of the start of c - 1: the core registers which epochs are held), it closes (one step
+  per cycle, in order).  With no newly crossed
   neuron (``potential > threshold`` at the end of that step, not fired) it is simply
   dropped.  Otherwise, in inference, if
   the emitter is idle, the newly crossed neurons are marked fired and handed to the
@@ -55,7 +56,7 @@ Lane at c: if its remaining slice is non-zero it picks one synapse (weight read;
   slice is then empty it loads the next entry (used from c+1): the queue head, or, with
   the queue empty, the F stage's entry for this lane directly (bypass; it is then not
   queued).
-WTA: one cycle per newly fired neuron plus one (a two-stage scan in ascending index;
+WTA: one cycle per newly fired neuron plus two (a three-stage scan in ascending index;
   a strictly larger potential replaces the best); the cycle in which it decides hands
   the winner to the emitter (from the next cycle), flushes the F stage and every lane
   (queue, slice, fetch and update stages; the update of that cycle still happens),
@@ -261,6 +262,8 @@ class CoreModel:
         stdp_busy_last = -1                              # last cycle the STDP engine is busy
         cycle = 0
 
+        held_before: set = set()    # epochs held at the start of the previous cycle
+
         def lanes_hold(ep):
             """Some entry of epoch ``ep`` is still in the F stage or a lane."""
             return ((f_stage is not None and f_stage[1] == ep) or any(
@@ -277,16 +280,18 @@ class CoreModel:
             new_emit = None
             flush = False
 
-            # the oldest pending step closes once its entries are all integrated
+            # the oldest pending step closes once its entries are all integrated, as
+            # of the start of the previous cycle (the core registers what is held)
+            held_now = {ep for ep in range(STEP_EPOCHS) if lanes_hold(ep)}
             oldest = pending[0] if pending else None
-            if oldest is not None and not lanes_hold(oldest[2]):
+            if oldest is not None and oldest[2] not in held_before:
                 newly = np.flatnonzero((oldest[1] > regs.threshold) & ~fired)
                 if len(newly) == 0:
                     next_pending.pop(0)
                 elif learn:
                     if phase == _RUN:
                         fired[newly] = True
-                        wta_cycles_left = len(newly) + 1     # two-stage scan
+                        wta_cycles_left = len(newly) + 2     # three-stage scan
                         # on the potentials at the end of the pending step; argmax:
                         # the lowest index on ties
                         winner = int(newly[np.argmax(oldest[1][newly])])
@@ -390,6 +395,7 @@ class CoreModel:
                                      update_stage, f_stage, row_counts)
             f_stage = next_f
             pending = next_pending
+            held_before = held_now
             phase = next_phase
             cycle += 1
 

@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import CoreConfig
+from .block_ram import BlockRAMReadPort
 from .layouts import input_event_layout, output_event_layout
 
 __all__ = ["BatchRunner", "MAX_BATCH_EVENTS", "MAX_BATCH_OUTPUTS", "BATCH_CYCLE_BITS"]
@@ -46,7 +47,8 @@ class BatchRunner(wiring.Component):
         batch_outputs: depth of the output memory (beats, end beats included).
 
     Ports:
-        load: In(stream of input_event_layout); refused (ready=0) while running or full.
+        load: In(stream of input_event_layout); refused (ready=0) while running, in the
+            cycle a run starts, or full.
         clear: In(1), empties the batch (input memory and last outputs).
         start: In(1), starts a run (ignored while running).
         stream_in: In(stream of input_event_layout), the host's beats, passed on while
@@ -100,22 +102,32 @@ class BatchRunner(wiring.Component):
         cfg = self.cfg
         in_layout = input_event_layout(cfg)
         out_layout = output_event_layout(cfg)
-        m.submodules.inputs = inputs = Memory(shape=in_layout, depth=self.batch_events, init=[])
+        # No memory here is read in a cycle that writes the read address and then uses
+        # the data: loading (the only writes of `inputs` and `sample_ends`) waits while
+        # a batch runs or starts, and `outputs` is written only while a batch runs and
+        # read back only while none does.  So they are marked no_rw_check and read
+        # through BlockRAMReadPort, which leaves out Yosys's read-first emulation (a
+        # delayed write and an address compare on the read path, where the core's
+        # `ready` reached it through the replay's read address).
+        m.submodules.inputs = inputs = Memory(shape=in_layout, depth=self.batch_events, init=[],
+                                              attrs={"no_rw_check": 1})
         m.submodules.outputs = outputs = Memory(shape=out_layout, depth=self.batch_outputs,
-                                                init=[])
+                                                init=[], attrs={"no_rw_check": 1})
         # address of each sample's end marker, for skipping to it
         m.submodules.sample_ends = sample_ends = Memory(
-            shape=range(self.batch_events), depth=self.batch_events, init=[])
+            shape=range(self.batch_events), depth=self.batch_events, init=[],
+            attrs={"no_rw_check": 1})
         in_write = inputs.write_port()
-        in_read = inputs.read_port()
+        in_read = BlockRAMReadPort(m, inputs, name="inputs_rd")
         ends_write = sample_ends.write_port()
-        ends_read = sample_ends.read_port()
+        ends_read = BlockRAMReadPort(m, sample_ends, name="sample_ends_rd")
         out_write = outputs.write_port()
-        out_read = outputs.read_port()
+        out_read = BlockRAMReadPort(m, outputs, name="outputs_rd")
+        start_now = self.start & ~self.running & ~self.holding
 
         # ---- loading
         m.d.comb += [
-            self.load.ready.eq(~self.running & (self.loaded < self.batch_events)),
+            self.load.ready.eq(~self.running & ~start_now & (self.loaded < self.batch_events)),
             in_write.addr.eq(self.loaded),
             in_write.data.eq(self.load.payload),
             in_write.en.eq(self.load.valid & self.load.ready),
@@ -163,7 +175,6 @@ class BatchRunner(wiring.Component):
         # ``loaded``).
         beats_left = Signal()
         stream_held = self.holding
-        start_now = self.start & ~self.running & ~stream_held
         taken = self.events_in.valid & self.events_in.ready
         # the sample being replayed; the end-address port reads its end marker's address
         # (from the register), which is registered again with its successors.  They are
@@ -202,9 +213,7 @@ class BatchRunner(wiring.Component):
         ]
         with m.If(start_now):
             m.d.sync += [sent.eq(0), sent_inc.eq(1), sent_inc2.eq(2), sent_inc3.eq(3),
-                         head_loaded.eq(0),
-                         # (a beat loaded in this very cycle counts as well)
-                         beats_left.eq((self.loaded != 0) | (self.load.valid & self.load.ready))]
+                         head_loaded.eq(0), beats_left.eq(self.loaded != 0)]
         with m.Elif(self.running & ~head_loaded):
             m.d.sync += [head.eq(in_read.data), head_loaded.eq(1)]
         with m.Elif(skip):
@@ -238,12 +247,22 @@ class BatchRunner(wiring.Component):
             out_read.addr.eq(self.read_addr),
             self.read_data.eq(out_read.data),
         ]
-        ends_back_next = Mux(captured & self.events_out.payload.end, ends_back + 1, ends_back)
+        end_back = captured & self.events_out.payload.end
+        ends_back_next = Mux(end_back, ends_back + 1, ends_back)
+        # ends_back_next == ends, without an adder and a compare behind the core's
+        # `valid` (a path through the core's emitter into `running`): whether every end
+        # beat, or all but one, is back is kept in registers, from the next count
+        all_back = Signal()
+        one_left = Signal()
+        all_back_now = all_back | (end_back & one_left)
         with m.If(start_now):
             m.d.sync += [self.running.eq(1), self.outputs.eq(0), self.overflow.eq(0),
-                         ends_back.eq(0), self.cycles.eq(0)]
+                         ends_back.eq(0), self.cycles.eq(0),
+                         all_back.eq(self.ends == 0), one_left.eq(self.ends == 1)]
         with m.Elif(self.running):
-            m.d.sync += [self.cycles.eq(self.cycles + 1), ends_back.eq(ends_back_next)]
+            m.d.sync += [self.cycles.eq(self.cycles + 1), ends_back.eq(ends_back_next),
+                         all_back.eq(ends_back_next == self.ends),
+                         one_left.eq(ends_back_next + 1 == self.ends)]
             with m.If(captured):
                 with m.If(self.outputs < self.batch_outputs):
                     m.d.sync += self.outputs.eq(self.outputs + 1)
@@ -252,6 +271,6 @@ class BatchRunner(wiring.Component):
             # done when every beat has been taken (the last end beat comes back at
             # least a cycle after the last end marker is taken) and every end beat is
             # back
-            with m.If((sent == self.loaded) & (ends_back_next == self.ends)):
+            with m.If((sent == self.loaded) & all_back_now):
                 m.d.sync += self.running.eq(0)
         return m

@@ -6,7 +6,8 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import PENDING_STEPS_INFER, PENDING_STEPS_LEARN, STEP_EPOCHS, CoreConfig
-from .bits import lowest_set_bit
+from .bits import at_most_one_bit, lowest_set_bit, mixed_radix
+from .block_ram import BlockRAMReadPort
 from .lane import IntegrationLane
 from .layouts import (access_command_layout, access_response_layout, input_event_layout,
                       output_event_layout)
@@ -29,9 +30,10 @@ class TTFSCore(wiring.Component):
         cfg: generation parameters (sizes, lanes, and whether the pruning unit exists).
         check_memory_collisions: add simulation assertions that no weight memory is read
             and written at one address in one cycle (for amaranth.sim testbenches).  The
-            weight memories are marked ``no_rw_check`` for synthesis, since the block
-            RAM's result in that case is undefined and emulating it costs logic on the
-            read path; the assertions check the design never relies on it.
+            weight memories are marked ``no_rw_check`` for synthesis (through
+            :class:`~spikeforge.hw.block_ram.BlockRAMReadPort`), since the block RAM's
+            result in that case is undefined and emulating it costs logic on the read
+            path; the assertions check the design never relies on it.
     """
 
     def __init__(self, cfg: CoreConfig, *, check_memory_collisions: bool = False):
@@ -132,7 +134,7 @@ class TTFSCore(wiring.Component):
                 weights = memory.Memory(shape=cfg.weight_bits, depth=entries * slots, init=[],
                                         attrs={"no_rw_check": 1})
                 m.submodules[f"weights_l{k}_b{b}"] = weights
-                weight_rd[k][b] = weights.read_port()
+                weight_rd[k][b] = BlockRAMReadPort(m, weights, name=f"weights_l{k}_b{b}_rd")
                 weight_wr[k][b] = weights.write_port()
                 if self._check_memory_collisions:
                     rd, wr = weight_rd[k][b], weight_wr[k][b]
@@ -192,6 +194,9 @@ class TTFSCore(wiring.Component):
         f_index = Signal(cfg.input_index_bits)
         pre_spiked = Signal(cfg.n_inputs)          # learning: the input has spiked
         emit_vec = Signal(cfg.n_neurons)           # the emitter's spikes still to send
+        # emit_vec != 0, as a register: `valid` of the output stream, the END phase and
+        # the step close wait for it, and a 32-input zero test sat in front of them
+        emit_any = Signal()
         emit_winner = Signal()                     # learning: the emitter sends `winner`
         emit_time = Signal(cfg.time_bits)
         epoch = Signal(range(STEP_EPOCHS))         # epoch of the open step's entries
@@ -212,6 +217,9 @@ class TTFSCore(wiring.Component):
         best_valid = Signal()
         wta_cand = Signal(cfg.neuron_index_bits)     # WTA stage B's candidate
         wta_cand_valid = Signal()
+        wta_probe_cand = Signal(cfg.neuron_index_bits)          # stage C's candidate
+        wta_probe_potential = Signal(cfg.potential_bits)        # and its potential
+        wta_probe_valid = Signal()
         rsp_valid = Signal()
         rsp_lane = Signal(range(n_lanes))
         rsp_bank = Signal(range(n_banks))
@@ -223,13 +231,23 @@ class TTFSCore(wiring.Component):
         close_winner = Signal()                    # learning: the pending step has a winner
         note_first_spike = Signal()                # learning: store the beat's spike time
         mark_spiked = Signal()                     # learning: set the beat's pre_spiked bit
+        mark_same_input = Signal()                 # the last cycle marked the beat's input
         clear_spiked = Signal()                    # a sample ends: clear pre_spiked
         taking_beat = Signal()                     # RUN looks at the offered beat
 
         # ---------------------------------------------------------------- lanes
-        # no entry of the oldest pending step's epoch is left anywhere
-        pending_integrated = (~(f_valid & (f_epoch == close_epoch))
-                              & ~Cat(*[lane.holds_close for lane in lanes]).any())
+        # No entry of the oldest pending step's epoch is left anywhere, as of the previous
+        # cycle: which epochs the F stage and the lanes hold is registered, so that the
+        # step-close decision (which fans out to the lanes, the pending-step registers,
+        # the emitter and WTA) starts at flip-flops.  An epoch held by nobody at c - 1 is
+        # still held by nobody at c: its beats were all taken before it was handed over,
+        # so before c - 1 (docs/core.md, "Steps overlap").
+        held_before = Signal(STEP_EPOCHS)
+        held_now = Mux(f_valid, Const(1, STEP_EPOCHS) << f_epoch, 0)[:STEP_EPOCHS]
+        for lane in lanes:
+            held_now = held_now | lane.holds
+        m.d.sync += held_before.eq(held_now)
+        pending_integrated = ~held_before.bit_select(close_epoch, 1)
         # room in every lane queue for one more entry besides the F stage's (compares with
         # constants, no adder: this feeds ``ready``)
         space_ok = Cat(*[Mux(f_valid, lane.level < cfg.fifo_depth - 1,
@@ -242,7 +260,7 @@ class TTFSCore(wiring.Component):
                 m.d.sync += read_bank.eq(low(lane.weight_row))
             for b in range(n_banks):
                 m.d.comb += [
-                    weight_rd[k][b].addr.eq(high(lane.weight_row) * slots + lane.weight_slot),
+                    weight_rd[k][b].addr.eq(mixed_radix(high(lane.weight_row), lane.weight_slot, slots)),
                     weight_rd[k][b].en.eq(lane.weight_read & (low(lane.weight_row) == b)),
                 ]
             if cfg.pruning:
@@ -296,6 +314,15 @@ class TTFSCore(wiring.Component):
         # the scanned word's alive bits not picked yet (loaded straight from the mask)
         scan_reg = [Signal(word_bits, name=f"scan_reg_b{b}") for b in range(n_banks)]
         scan_done = [Signal(name=f"scan_done_b{b}") for b in range(n_banks)]
+        scan_last = [Signal(name=f"scan_last_b{b}") for b in range(n_banks)]
+        # the column-mask word the scan reads this cycle, and the winner's slot (copies
+        # for the column-mask read address: see below)
+        scan_col_word = [Signal(range(n_words + 1), name=f"scan_col_word_b{b}")
+                         for b in range(n_banks)]
+        # one copy of the slot per lane, loaded only for the winner's lane (so Yosys
+        # does not merge them): each drives the address of its lane's column masks only,
+        # a quarter of the fan-out (the other lanes' words are not used)
+        scan_col_slot = [Signal(range(slots), name=f"scan_col_slot_l{k}") for k in range(n_lanes)]
         # w_*: the synapse picked last cycle, whose weight the RAM delivers now; it enters
         # the bank's STDP pipeline together with its pre-spike flag, and its write-back
         # happens when the pipeline hands it back (the tag is its bank entry).
@@ -313,7 +340,7 @@ class TTFSCore(wiring.Component):
 
         def col_addr(slot, entry):
             """Address of the column-mask word holding row ``entry`` of neuron slot ``slot``."""
-            return slot * n_words + word_of(entry)
+            return mixed_radix(slot, word_of(entry), n_words)
 
         # Mask write-back without bit write enables (they would split each mask memory
         # into 1-bit slices) and without carrying mask words through the pipeline (they
@@ -332,7 +359,7 @@ class TTFSCore(wiring.Component):
         with m.If(stdp_start):
             m.d.sync += [fresh.eq(1) for fresh in wb_fresh]
         for b, unit in enumerate(stdp_units):
-            row = w_entry[b] * n_banks + b
+            row = mixed_radix(w_entry[b], b, n_banks)
             m.d.comb += [
                 unit.valid.eq(w_valid[b]),
                 unit.tag.eq(w_entry[b]),
@@ -389,14 +416,18 @@ class TTFSCore(wiring.Component):
                              for k in range(n_lanes) for b in range(n_banks)]
             m.d.comb += [colmask_rd[k][b].addr.eq(col_addr(cmd_slot, cmd_entry))
                          for k in range(n_lanes) for b in range(n_banks)]
-        # a read command (writes: see "memory writes" below)
+        # a read command (writes: see "memory writes" below).  The weight read address
+        # is the command's whenever no sample runs (the lanes are idle then), so that
+        # only the enable waits for the handshake.
+        with m.If(~active):
+            m.d.comb += [weight_rd[k][b].addr.eq(mixed_radix(cmd_entry, cmd_slot, slots))
+                         for k in range(n_lanes) for b in range(n_banks)]
         with m.If(access_accept & ~cmd.write):
             m.d.sync += [rsp_valid.eq(1), rsp_lane.eq(cmd_lane), rsp_bank.eq(cmd_bank),
                          rsp_in_range.eq(cmd_in_range)]
             for k in range(n_lanes):
                 for b in range(n_banks):
-                    m.d.comb += [weight_rd[k][b].addr.eq(cmd_entry * slots + cmd_slot),
-                                 weight_rd[k][b].en.eq(1)]
+                    m.d.comb += weight_rd[k][b].en.eq(1)
                     if cfg.pruning:
                         m.d.sync += rsp_bits[k * n_banks + b].eq(
                             rowmask_rd[k][b].data.bit_select(cmd_slot, 1))
@@ -420,7 +451,7 @@ class TTFSCore(wiring.Component):
                          for k in range(n_lanes)]
             for k in range(n_lanes):
                 m.d.comb += [
-                    weight_wr[k][b].addr.eq(entry * slots + slot),
+                    weight_wr[k][b].addr.eq(mixed_radix(entry, slot, slots)),
                     weight_wr[k][b].data.eq(Mux(write_back, unit.new_weight, stored)),
                     weight_wr[k][b].en.eq(by_stdp[k] | by_access[k]),
                 ]
@@ -463,7 +494,7 @@ class TTFSCore(wiring.Component):
         # registers (the (lane, bank) multiplexer).  Static timing sees every read
         # address source, so in one cycle this was the design's critical path.
         if cfg.pruning:
-            rsp_mask = rsp_bits.bit_select(rsp_lane * n_banks + rsp_bank, 1)
+            rsp_mask = rsp_bits.bit_select(mixed_radix(rsp_lane, rsp_bank, n_banks), 1)
         rsp = self.access_rsp.payload
         rsp_weight = Array(Array(weight_rd[k][b].data for b in range(n_banks))
                            for k in range(n_lanes))[rsp_lane][rsp_bank]
@@ -478,7 +509,7 @@ class TTFSCore(wiring.Component):
         # ---------------------------------------------------------------- control
         out = self.events_out.payload
         boundary = beat.end | (valid_event & (beat.time > cur_time))
-        emitting = (emit_vec != 0) | emit_winner
+        emitting = emit_any | emit_winner
         # A boundary hands the open step over (pending) unless the pending steps are at
         # their limit; an event beat needs queue room for itself as well.
         hand_over = dirty & boundary & ~pending_full & (beat.end | space_ok)
@@ -510,7 +541,8 @@ class TTFSCore(wiring.Component):
                          out.neuron.eq(Mux(emit_winner, winner, emit_neuron)),
                          out.time.eq(emit_time), out.end.eq(0)]
             with m.If(self.events_out.ready):
-                m.d.sync += [emit_vec.eq(emit_rest), emit_winner.eq(0)]
+                m.d.sync += [emit_vec.eq(emit_rest), emit_winner.eq(0),
+                             emit_any.eq(~at_most_one_bit(emit_vec))]
 
         # The oldest pending step is closed once all its entries are integrated.
         # Without a crossing it is simply dropped.  Inference: its newly crossed neurons
@@ -519,22 +551,33 @@ class TTFSCore(wiring.Component):
         # times.
         close_pending = Signal()
         step_closes = Signal()                     # the oldest pending step closes
-        resolve_silent = pending & pending_integrated & (newly_all == 0)
-        resolve_winner = self.learn & pending & pending_integrated & (newly_all != 0)
+        newly_any = Cat(*[lane.newly_any for lane in lanes]).any()
+        resolve_silent = pending & pending_integrated & ~newly_any
+        resolve_winner = self.learn & pending & pending_integrated & newly_any
         with m.If(resolve_silent):
             m.d.comb += step_closes.eq(1)
         with m.Elif(pending & pending_integrated & ~self.learn & ~emitting):
             m.d.comb += [close_pending.eq(1), step_closes.eq(1)]
-            m.d.sync += [emit_vec.eq(newly_all), emit_time.eq(pending_time)]
+            m.d.sync += [emit_vec.eq(newly_all), emit_any.eq(newly_any),
+                         emit_time.eq(pending_time)]
 
-        # WTA stage B, outside the FSM so that no phase decode sits in front of the
-        # potential probe and the compare (wta_cand_valid is 1 only during WTA).
+        # WTA stages B (probe) and C (compare), outside the FSM so that no phase decode
+        # sits in front of them (wta_cand_valid is 1 only during WTA).  The probe's
+        # result is registered: the LUT RAM read, the slot and lane multiplexers and the
+        # compare's carry chain in one cycle were the design's critical path.  The
+        # probed value cannot go stale in that cycle: it is the potential at the end of
+        # the pending step, which the snapshots preserve while the open step goes on.
         m.d.comb += [lane.probe_slot.eq(high(wta_cand)) for lane in lanes]
-        wta_potential = Array(lane.probe_potential for lane in lanes)[low(wta_cand)]
-        wta_better = wta_cand_valid & (~best_valid | (wta_potential > best_potential))
-        wta_chosen = Mux(wta_better, wta_cand, best)
+        m.d.sync += [
+            wta_probe_valid.eq(wta_cand_valid),
+            wta_probe_cand.eq(wta_cand),
+            wta_probe_potential.eq(Array(lane.probe_potential for lane in lanes)[low(wta_cand)]),
+        ]
+        wta_better = wta_probe_valid & (~best_valid | (wta_probe_potential > best_potential))
+        wta_chosen = Mux(wta_better, wta_probe_cand, best)
         with m.If(wta_better):
-            m.d.sync += [best.eq(wta_cand), best_potential.eq(wta_potential), best_valid.eq(1)]
+            m.d.sync += [best.eq(wta_probe_cand), best_potential.eq(wta_probe_potential),
+                         best_valid.eq(1)]
 
         with m.FSM(name="phase") as phase:
             with m.State("RUN"):
@@ -574,7 +617,8 @@ class TTFSCore(wiring.Component):
                                 with m.If(self.learn):
                                     m.d.comb += mark_spiked.eq(1)
                                     m.d.comb += note_first_spike.eq(
-                                        ~pre_spiked.bit_select(beat.index, 1))
+                                        ~pre_spiked.bit_select(beat.index, 1)
+                                        & ~mark_same_input)
                                 if cfg.pruning:
                                     for k in range(n_lanes):
                                         m.d.sync += f_slice[k].eq(
@@ -584,22 +628,27 @@ class TTFSCore(wiring.Component):
                         m.d.comb += dropped_strobe.eq(1)
 
             with m.State("WTA"):
-                # Two stages, so that no cycle holds the priority encoder, the potential
-                # probe and the compare in series: stage A takes the next candidate in
-                # ascending index, stage B compares the previous one's potential; only a
-                # strictly larger potential replaces the best (ties: the lower index).
-                # One cycle per candidate plus one.
-                # (stage B, the probe and compare, is outside the FSM: see below)
+                # Three stages, so that no cycle holds the priority encoder, the
+                # potential probe and the compare in series: stage A takes the next
+                # candidate in ascending index, stage B reads its potential, stage C
+                # compares it; only a strictly larger potential replaces the best (ties:
+                # the lower index).  One cycle per candidate plus two.
+                # (stages B and C are outside the FSM: see above)
                 candidate, rest = lowest_set_bit(wta_vec)
                 with m.If(wta_vec != 0):
                     m.d.sync += [wta_vec.eq(rest), wta_cand.eq(candidate)]
                 m.d.sync += wta_cand_valid.eq(wta_vec != 0)
-                with m.If(wta_cand_valid & (wta_vec == 0)):
+                # the last candidate is in stage C (stage B's is then empty, and so is A)
+                with m.If(wta_probe_valid & ~wta_cand_valid):
                     # the open step's work is void now: its entries are flushed (no
                     # beat is taken during WTA, so the F stage is empty) and its inputs
                     # count as after the winner
                     m.d.sync += [emit_winner.eq(1), emit_time.eq(pending_time), won.eq(1),
                                  winner.eq(wta_chosen), dirty.eq(0)]
+                    for k in range(n_lanes):
+                        with m.If(low(wta_chosen) == k):
+                            m.d.sync += scan_col_slot[k].eq(high(wta_chosen))
+                    m.d.sync += [word.eq(0) for word in scan_col_word]
                     m.d.comb += [stdp_start.eq(1)] + [lane.flush.eq(1) for lane in lanes]
                     m.next = "RUN"
 
@@ -639,73 +688,99 @@ class TTFSCore(wiring.Component):
                 with m.If(stdp_start):
                     m.next = "STDP_FETCH"
 
+            # scan_reg is 0 once a bank is done; scan_last: scan_reg has at most one bit
+            # set, so the word is used up after this cycle's pick.  It is a register,
+            # loaded beside scan_reg, because the end-of-word decision (load the next
+            # word, finish, leave the state) would otherwise wait for the pick's carry
+            # chain and a 32-bit zero test.
             with m.State("STDP_FETCH"):
                 for b in range(n_banks):
-                    m.d.sync += [scan_word[b].eq(0), scan_done[b].eq(0),
-                                 scan_reg[b].eq(column_word(b, 0))]
+                    first = column_word(b, 0)
+                    m.d.sync += [scan_word[b].eq(0), scan_done[b].eq(0), scan_col_word[b].eq(1),
+                                 scan_reg[b].eq(first), scan_last[b].eq(at_most_one_bit(first))]
                 m.next = "STDP_SCAN"
 
             with m.State("STDP_SCAN"):
                 finishing = []
                 for b in range(n_banks):
-                    current = Mux(scan_done[b], 0, scan_reg[b])
+                    current = scan_reg[b]
                     bit, rest = lowest_set_bit(current)
-                    entry = scan_word[b] * word_bits + bit
-                    left = Mux(current != 0, rest, 0)
+                    entry = mixed_radix(scan_word[b], bit, word_bits)
                     last_word = scan_word[b] == n_words - 1
-                    finishing.append(scan_done[b] | ((left == 0) & last_word))
+                    finishing.append(scan_done[b] | (scan_last[b] & last_word))
+                    # (the address in every lane, whether or not a bit is picked: the
+                    # other lanes are idle, and no lane or pick logic selects it)
+                    m.d.comb += [weight_rd[k][b].addr.eq(mixed_radix(entry, winner_slot, slots))
+                                 for k in range(n_lanes)]
                     with m.If(current != 0):
                         for k in range(n_lanes):
                             with m.If(winner_lane == k):
-                                m.d.comb += [
-                                    weight_rd[k][b].addr.eq(entry * slots + winner_slot),
-                                    weight_rd[k][b].en.eq(1)]
+                                m.d.comb += weight_rd[k][b].en.eq(1)
                         m.d.sync += [w_valid[b].eq(1), w_entry[b].eq(entry)]
                     with m.If(~scan_done[b]):
-                        with m.If(left == 0):
+                        with m.If(scan_last[b]):
                             with m.If(last_word):
-                                m.d.sync += scan_done[b].eq(1)
+                                m.d.sync += [scan_done[b].eq(1), scan_reg[b].eq(0)]
                             with m.Else():
                                 # the next word is loaded in the cycle of the last pick
+                                following = column_word(b, scan_word[b] + 1)
                                 m.d.sync += [scan_word[b].eq(scan_word[b] + 1),
-                                             scan_reg[b].eq(column_word(b, scan_word[b] + 1))]
+                                             scan_col_word[b].eq(scan_col_word[b] + 1),
+                                             scan_reg[b].eq(following),
+                                             scan_last[b].eq(at_most_one_bit(following))]
                         with m.Else():
-                            m.d.sync += scan_reg[b].eq(left)
+                            m.d.sync += [scan_reg[b].eq(rest),
+                                         scan_last[b].eq(at_most_one_bit(rest))]
                 with m.If(Cat(*finishing).all()):
                     m.next = "IDLE"
         if cfg.pruning:
-            # The column-mask read address of the scan depends on the state only (word 0
-            # when fetching, else the word after the current one, whether or not it is
-            # loaded this cycle), so that no priority encoder sits in front of the LUT
-            # RAM (it did, through the multiplexer with the access port's address).
+            # The column-mask read address of the scan comes from registers of its own
+            # (word 0 when fetching, else the word after the current one, whether or not
+            # it is loaded this cycle): no priority encoder sits in front of the LUT RAM
+            # (it did, through the multiplexer with the access port's address), and the
+            # winner register, which fans out to every weight memory, stays off this path.
             for b in range(n_banks):
-                word = Mux(stdp_engine.ongoing("STDP_FETCH"), 0, scan_word[b] + 1)
                 with m.If(~stdp_engine.ongoing("IDLE")):
-                    m.d.comb += [colmask_rd[k][b].addr.eq(winner_slot * n_words + word)
-                                 for k in range(n_lanes)]
+                    m.d.comb += [colmask_rd[k][b].addr.eq(
+                        mixed_radix(scan_col_slot[k], scan_col_word[b], n_words))
+                        for k in range(n_lanes)]
         # busy until the last write-back is done, so a read-back never sees a stale weight
         m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE") | Cat(*w_valid).any()
                                  | Cat(*[unit.busy for unit in stdp_units]).any())
         m.d.comb += counting.eq(~phase.ongoing("END") | pending | emitting)
+        # A learning beat's marks (its pre_spiked bit and, if it is the input's first
+        # spike, its spike time) are registered and stored one cycle later, so that the
+        # beat-acceptance logic drives three registers instead of the LUT RAM's write
+        # enable and the 256 flip-flops' enables.  Their reader, the STDP walk, starts
+        # after WTA, cycles after the last mark; a beat of the same input in the very
+        # next cycle sees the registered mark through mark_same_input.
+        mark_valid = Signal()
+        mark_first = Signal()
+        mark_index = Signal.like(beat.index)
+        mark_time = Signal.like(beat.time)
+        m.d.sync += [mark_valid.eq(mark_spiked), mark_first.eq(note_first_spike),
+                     mark_index.eq(beat.index), mark_time.eq(beat.time)]
+        m.d.comb += mark_same_input.eq(mark_valid & (mark_index == beat.index))
         for b in range(n_banks):
-            m.d.comb += [spike_time_wr[b].addr.eq(high(beat.index)),
-                         spike_time_wr[b].data.eq(beat.time),
-                         spike_time_wr[b].en.eq(note_first_spike & (low(beat.index) == b))]
+            m.d.comb += [spike_time_wr[b].addr.eq(high(mark_index)),
+                         spike_time_wr[b].data.eq(mark_time),
+                         spike_time_wr[b].en.eq(mark_first & (low(mark_index) == b))]
         m.d.comb += [lane.close.eq(close_winner | close_pending) for lane in lanes]
         # pre_spiked: one flip-flop per input, set when a learning beat of that input is
-        # taken and cleared when the sample ends.  Written as explicit enables off a
-        # two-level decoder of the index (4 low bits, the rest) so that each bit is one
-        # flip-flop with clock enable and synchronous reset and one LUT for its enable;
-        # a bit_select assignment synthesizes into a multiplexer chain per bit instead
-        # (557 more LUT4 and 444 more PFUMX on the default core, Yosys synth_ecp5).
+        # taken (one cycle later, above) and cleared when the sample ends.  Written as
+        # explicit enables off a two-level decoder of the index (4 low bits, the rest) so
+        # that each bit is one flip-flop with clock enable and synchronous reset and one
+        # LUT for its enable; a bit_select assignment synthesizes into a multiplexer chain
+        # per bit instead (557 more LUT4 and 444 more PFUMX on the default core, Yosys
+        # synth_ecp5).
         idx_bits = len(beat.index)
         lo_bits = min(4, idx_bits)
-        lo_hot = Cat(beat.index[:lo_bits] == v for v in range(1 << lo_bits))
-        hi_hot = Cat(beat.index[lo_bits:] == v for v in range(1 << (idx_bits - lo_bits)))
+        lo_hot = Cat(mark_index[:lo_bits] == v for v in range(1 << lo_bits))
+        hi_hot = Cat(mark_index[lo_bits:] == v for v in range(1 << (idx_bits - lo_bits)))
         for i in range(cfg.n_inputs):
             with m.If(clear_spiked):
                 m.d.sync += pre_spiked[i].eq(0)
-            with m.Elif(mark_spiked & lo_hot[i % (1 << lo_bits)] & hi_hot[i >> lo_bits]):
+            with m.Elif(mark_valid & lo_hot[i % (1 << lo_bits)] & hi_hot[i >> lo_bits]):
                 m.d.sync += pre_spiked[i].eq(1)
         m.d.comb += [lane.snap_enable.eq(self.learn & (pending | phase.ongoing("WTA")))
                      for lane in lanes]
@@ -730,17 +805,23 @@ class TTFSCore(wiring.Component):
         # ---------------------------------------------------------------- counters
         end_taken = Signal()
         m.d.comb += end_taken.eq(out.end & self.events_out.valid & self.events_out.ready)
+        # (enable, amount) per counter.  Strobes from the control logic (a dropped beat,
+        # the end beat's handshake) are clock enables of a counter + constant, not an
+        # addend: an addend enters the carry chain at bit 0 and the strobe's logic would
+        # sit in front of the whole chain.  The sums come from registers.
         steps = {
-            "cnt_cycles": Mux(end_taken, sample_cycles, 0),
-            "cnt_syn_ops": sum(lane.syn_op for lane in lanes),
-            "cnt_stdp_updates": sum(unit.out_valid for unit in stdp_units),
-            "cnt_pruned": (sum(unit.out_valid & unit.pruned for unit in stdp_units)
+            "cnt_cycles": (end_taken, sample_cycles),
+            "cnt_syn_ops": (1, sum(lane.syn_op for lane in lanes)),
+            "cnt_stdp_updates": (1, sum(unit.out_valid for unit in stdp_units)),
+            "cnt_pruned": (1, sum(unit.out_valid & unit.pruned for unit in stdp_units)
                            if cfg.pruning else Const(0, 1)),
-            "cnt_dropped": dropped_strobe,
-            "cnt_samples": end_taken,
+            "cnt_dropped": (dropped_strobe, 1),
+            "cnt_samples": (end_taken, 1),
         }
-        with m.If(self.counters_clear):
-            m.d.sync += [counter.eq(0) for counter in counters.values()]
-        with m.Else():
-            m.d.sync += [counter.eq(counter + steps[name]) for name, counter in counters.items()]
+        for name, counter in counters.items():
+            enable, amount = steps[name]
+            with m.If(self.counters_clear):
+                m.d.sync += counter.eq(0)
+            with m.Elif(enable):
+                m.d.sync += counter.eq(counter + amount)
         return m

@@ -5,7 +5,7 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import STEP_EPOCHS, CoreConfig
-from .bits import lowest_set_bit
+from .bits import at_most_one_bit, lowest_set_bit
 
 __all__ = ["IntegrationLane", "lane_queue_layout"]
 
@@ -30,18 +30,18 @@ class IntegrationLane(wiring.Component):
         level: entries in the queue (the core's front end keeps room for one in flight).
         busy: the queue is not empty, slice bits are left, or a synapse is in the fetch
             or update stage.
-        holds_close: an entry of epoch ``close_epoch`` is still queued, being picked,
-            fetched or updated (entries are in epoch order and ``close_epoch`` is the
-            oldest epoch not yet closed, so the head, the current entry and the two
-            stages behind it tell).
+        holds: per epoch, an entry of that epoch is still queued, being picked, fetched
+            or updated (the core registers these to decide when a step is integrated).
         weight_row, weight_slot, weight_read: the synapse to read (the core maps it to
             its row bank); weight_data: the weight, one cycle after weight_read (the
             lane registers it before adding it: the update is two cycles after the read).
         threshold: firing threshold (fire when potential > threshold).
-        close_epoch: the oldest pending step's epoch: ``holds_close`` and
-            ``newly_fired`` are about it.
+        close_epoch: the oldest pending step's epoch: ``newly_fired`` and ``newly_any``
+            are about it.
         newly_fired: per slot, crossed with its first crossing in epoch ``close_epoch``,
             and not fired.
+        newly_any: some slot is newly fired (``newly_fired != 0``, from a register per
+            epoch, so that the core's step-close decision starts at registers)
         close: time-step close: ``fired |= newly_fired``.
         clear: start of a new sample: potentials, crossed, fired and snapshot flags to 0.
         open_epoch, snap_enable: learning with a step pending or in WTA: the first
@@ -67,7 +67,7 @@ class IntegrationLane(wiring.Component):
             "events": In(stream.Signature(lane_queue_layout(cfg))),
             "level": Out(range(cfg.fifo_depth + 1)),
             "busy": Out(1),
-            "holds_close": Out(1),
+            "holds": Out(STEP_EPOCHS),
             "weight_row": Out(cfg.input_index_bits),
             "weight_slot": Out(range(slots)),
             "weight_read": Out(1),
@@ -75,6 +75,7 @@ class IntegrationLane(wiring.Component):
             "threshold": In(cfg.potential_bits),
             "close_epoch": In(range(STEP_EPOCHS)),
             "newly_fired": Out(slots),
+            "newly_any": Out(1),
             "close": In(1),
             "clear": In(1),
             "open_epoch": In(range(STEP_EPOCHS)),
@@ -149,19 +150,28 @@ class IntegrationLane(wiring.Component):
             update_weight.eq(self.weight_data),
         ]
         left = Mux(picking, remaining_after, 0)
+        # last_pick: at most one bit of `remaining` is set, so nothing is left after this
+        # cycle's pick (left == 0).  A register, loaded beside `remaining`, because the
+        # queue's read and write enables, the bypass and the step-close logic all wait
+        # for it; computed from `remaining` it sat in front of all of them.
+        last_pick = Signal(init=1)
+
         with m.If(self.flush):
-            m.d.sync += [remaining.eq(0), fetch_valid.eq(0), update_valid.eq(0)]
-        with m.Elif((left == 0) & queue.r_rdy):
+            m.d.sync += [remaining.eq(0), last_pick.eq(1), fetch_valid.eq(0),
+                         update_valid.eq(0)]
+        with m.Elif(last_pick & queue.r_rdy):
             m.d.comb += queue.r_en.eq(1)
             m.d.sync += [row.eq(head.index), remaining.eq(head.slice),
+                         last_pick.eq(at_most_one_bit(head.slice)),
                          cur_epoch.eq(head.epoch)]
-        with m.Elif((left == 0) & self.events.valid):
+        with m.Elif(last_pick & self.events.valid):
             m.d.comb += bypass.eq(1)
             m.d.sync += [row.eq(self.events.payload.index),
                          remaining.eq(self.events.payload.slice),
+                         last_pick.eq(at_most_one_bit(self.events.payload.slice)),
                          cur_epoch.eq(self.events.payload.epoch)]
         with m.Else():
-            m.d.sync += remaining.eq(left)
+            m.d.sync += [remaining.eq(left), last_pick.eq(at_most_one_bit(left))]
 
         potentials = Array(Signal(cfg.potential_bits, name=f"potential{s}") for s in range(slots))
         # Per slot: crossed the threshold in this sample, and the epoch of its first
@@ -174,6 +184,10 @@ class IntegrationLane(wiring.Component):
         cross_epoch = Array(Signal(range(STEP_EPOCHS), name=f"cross_epoch{s}")
                             for s in range(slots))
         fired = Signal(slots)
+        # per epoch: some slot first crossed in it and has not fired.  Set at a first
+        # crossing, cleared when its step closes (no update of that epoch is left then,
+        # so no crossing of it can arrive in the same cycle).
+        crossed_in_epoch = Signal(STEP_EPOCHS)
         # snapshots in LUT RAM (one write, one asynchronous read port): a register per
         # slot and its write multiplexer cost more than the rest of the lane's state
         m.submodules.snapshots = snapshots = memory.Memory(
@@ -189,6 +203,7 @@ class IntegrationLane(wiring.Component):
             self.syn_op.eq(update_valid),
             self.newly_fired.eq(Cat(crossed[s] & (cross_epoch[s] == self.close_epoch)
                                     for s in range(slots)) & ~fired),
+            self.newly_any.eq(crossed_in_epoch.bit_select(self.close_epoch, 1)),
             snapshot_rd.addr.eq(self.probe_slot),
             self.probe_potential.eq(Mux(snapped.bit_select(self.probe_slot, 1),
                                         snapshot_rd.data, potentials[self.probe_slot])),
@@ -196,11 +211,24 @@ class IntegrationLane(wiring.Component):
             snapshot_wr.data.eq(potentials[update_slot]),
             self.busy.eq(queue.r_rdy | (remaining != 0) | fetch_valid | update_valid),
         ]
-        close = self.close_epoch
-        m.d.comb += self.holds_close.eq((queue.r_rdy & (head.epoch == close))
-                                        | ((remaining != 0) & (cur_epoch == close))
-                                        | (fetch_valid & (fetch_epoch == close))
-                                        | (update_valid & (update_epoch == close)))
+        # Queued entries per epoch: `holds` for every epoch, from registers rather than
+        # from the queue's LUT RAM (whose head alone would tell only for the oldest).
+        queued = Array(Signal(range(cfg.fifo_depth + 1), name=f"queued_epoch{e}")
+                       for e in range(STEP_EPOCHS))
+        pushed = queue.w_en & queue.w_rdy
+        popped = queue.r_en & queue.r_rdy
+        for e in range(STEP_EPOCHS):
+            with m.If(self.flush):
+                m.d.sync += queued[e].eq(0)
+            with m.Else():
+                m.d.sync += queued[e].eq(queued[e]
+                                         + (pushed & (self.events.payload.epoch == e))
+                                         - (popped & (head.epoch == e)))
+        m.d.comb += self.holds.eq(Cat(*[(queued[e] != 0)
+                                        | ((remaining != 0) & (cur_epoch == e))
+                                        | (fetch_valid & (fetch_epoch == e))
+                                        | (update_valid & (update_epoch == e))
+                                        for e in range(STEP_EPOCHS)]))
         with m.If(self.clear | ~self.snap_enable):
             m.d.sync += snapped.eq(0)
         with m.Elif(update_valid & (update_epoch == self.open_epoch)
@@ -211,13 +239,15 @@ class IntegrationLane(wiring.Component):
             m.d.sync += snapped.bit_select(update_slot, 1).eq(1)
         with m.If(self.clear):
             m.d.sync += [p.eq(0) for p in potentials]
-            m.d.sync += [crossed.eq(0), fired.eq(0)]
+            m.d.sync += [crossed.eq(0), fired.eq(0), crossed_in_epoch.eq(0)]
         with m.Else():
+            with m.If(self.close):
+                m.d.sync += [fired.eq(fired | self.newly_fired),
+                             crossed_in_epoch.bit_select(self.close_epoch, 1).eq(0)]
             with m.If(update_valid):
                 m.d.sync += potentials[update_slot].eq(saturated)
                 with m.If((saturated > self.threshold) & ~crossed.bit_select(update_slot, 1)):
                     m.d.sync += [crossed.bit_select(update_slot, 1).eq(1),
-                                 cross_epoch[update_slot].eq(update_epoch)]
-            with m.If(self.close):
-                m.d.sync += fired.eq(fired | self.newly_fired)
+                                 cross_epoch[update_slot].eq(update_epoch),
+                                 crossed_in_epoch.bit_select(update_epoch, 1).eq(1)]
         return m

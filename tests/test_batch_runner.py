@@ -46,12 +46,19 @@ def run_batch(samples, decided_after, stall_probability, seed):
         await ctx.tick()
         ctx.set(dut.start, 0)
         sample, in_sample, answer = 0, 0, False
-        for _ in range(500):
+        last_answer = None
+        for cycle in range(500):
             if not ctx.get(dut.running):
+                # it stops right after the last end beat comes back, having counted
+                # every cycle it ran
+                assert cycle == last_answer + 1
+                assert ctx.get(dut.cycles) == cycle
                 break
             ready = rng.random() >= stall_probability
             ctx.set(dut.events_in.ready, ready)
             ctx.set(dut.events_out.valid, answer)
+            if answer:
+                last_answer = cycle
             answer = False
             cut = decided_after[sample] if sample < len(samples) else None
             ctx.set(dut.decided, cut is not None and in_sample > cut)

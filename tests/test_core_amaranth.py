@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from core_amaranth_tb import check_against_model, random_workload
 from spikeforge.config import PENDING_STEPS_INFER, CoreConfig, CoreRegisters
 from spikeforge.golden import fixedpoint as fx
-from spikeforge.hw.bits import lowest_set_bit
+from spikeforge.hw.bits import at_most_one_bit, lowest_set_bit, mixed_radix
 from spikeforge.hw.stdp_unit import STDP_UNIT_LATENCY, STDPUnit
 
 
@@ -131,6 +131,56 @@ def test_lowest_set_bit(width):
     sim.run()
 
 
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 8, 13, 32])
+def test_at_most_one_bit(width):
+    """Every value up to 13 bits; for 32 bits, every value with up to two bits set and
+    seeded random ones."""
+    value = Signal(width)
+    probe = Signal()
+    m = Module()
+    m.d.comb += probe.eq(at_most_one_bit(value))
+    if width <= 13:
+        values = range(1 << width)
+    else:
+        rng = np.random.default_rng(width)
+        values = ([0] + [(1 << i) | (1 << j) for i in range(width) for j in range(i, width)]
+                  + [int(v) for v in rng.integers(0, 1 << width, 2000)])
+    sim = Simulator(m)
+
+    async def testbench(ctx):
+        for v in values:
+            ctx.set(value, v)
+            assert ctx.get(probe) == (bin(v).count("1") <= 1), v
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+@pytest.mark.parametrize("minor_count", [1, 2, 3, 4, 5, 8, 32])
+def test_mixed_radix_addresses_every_pair(minor_count):
+    """major * minor_count + minor, for a signal and for a constant minor (a bank number
+    narrower than its field)."""
+    major = Signal(4)
+    minor = Signal(range(minor_count))
+    m = Module()
+    probe = Signal(16)
+    probe_const = [Signal(16, name=f"probe_const{c}") for c in range(minor_count)]
+    m.d.comb += probe.eq(mixed_radix(major, minor, minor_count))
+    m.d.comb += [p.eq(mixed_radix(major, c, minor_count)) for c, p in enumerate(probe_const)]
+    sim = Simulator(m)
+
+    async def testbench(ctx):
+        for hi in range(16):
+            for lo in range(minor_count):
+                ctx.set(major, hi)
+                ctx.set(minor, lo)
+                assert ctx.get(probe) == hi * minor_count + lo
+                assert ctx.get(probe_const[lo]) == hi * minor_count + lo
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
 def test_stdp_ends_on_an_empty_column_word():
     """Found by `spikeforge fuzz`: when the winner's last column-mask word has no alive
     synapse, the scan's last cycle picks nothing and the write-back of the last picked
@@ -144,6 +194,24 @@ def test_stdp_ends_on_an_empty_column_word():
     regs = _registers(cfg, rng, learn=True, theta_fraction=0.0)
     _, expected = check_against_model(cfg, weights, mask, samples, regs)
     assert any(e.winner is not None for e in expected)
+
+
+def test_learning_keeps_the_first_spike_of_an_input_seen_twice_in_a_row():
+    """Input 0 spikes at step 0 and again at step 1 in the next cycle (a producer may
+    repeat an input).  Its first spike, at the winner's step 0, potentiates; the second
+    must not overwrite the spike time that STDP reads (the core stores it a cycle late
+    and checks the previous cycle's mark).  Input 1, at step 1, is after the winner."""
+    cfg = CoreConfig(n_inputs=4, n_neurons=2, lanes=1, time_steps=4, weight_bits=4,
+                     potential_bits=8, rate_frac_bits=4, fifo_depth=4)
+    weights = np.full((4, 2), 8)
+    mask = np.ones(weights.shape, dtype=bool)
+    events = np.array([(0, 0), (0, 1), (1, 1)])
+    regs = CoreRegisters(threshold=5, theta_p=0, a_plus=8, a_minus=8, prune_enable=False,
+                         learn=True)
+    model, [result] = check_against_model(cfg, weights, mask, [events], regs)
+    assert result.winner == 0 and result.winner_time == 0
+    assert result.accept_cycles[1] == result.accept_cycles[0] + 1      # back to back
+    assert model.weights[0, 0] > 8 > model.weights[1, 0]                # before / after
 
 
 def test_inference_steps_overlap_and_the_emitter_runs_beside():
