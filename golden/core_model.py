@@ -264,11 +264,19 @@ class CoreModel:
 
         held_before: set = set()    # epochs held at the start of the previous cycle
 
-        def lanes_hold(ep):
-            """Some entry of epoch ``ep`` is still in the F stage or a lane."""
-            return ((f_stage is not None and f_stage[1] == ep) or any(
-                any(e == ep for _, e in queues[k]) or (remaining[k] and rem_epoch[k] == ep)
-                or fetch_stage[k] == ep or update_stage[k] == ep for k in range(n_lanes)))
+        def held_epochs() -> set:
+            """The epochs of the entries still in the F stage or a lane (one pass: the
+            regression runs this model beside the simulator every cycle)."""
+            held = {f_stage[1]} if f_stage is not None else set()
+            for k in range(n_lanes):
+                held.update(e for _, e in queues[k])
+                if remaining[k]:
+                    held.add(rem_epoch[k])
+                if fetch_stage[k] is not None:
+                    held.add(fetch_stage[k])
+                if update_stage[k] is not None:
+                    held.add(update_stage[k])
+            return held
 
         while True:
             space_ok = all(len(queues[k]) + (f_stage is not None) < depth
@@ -282,7 +290,9 @@ class CoreModel:
 
             # the oldest pending step closes once its entries are all integrated, as
             # of the start of the previous cycle (the core registers what is held)
-            held_now = {ep for ep in range(STEP_EPOCHS) if lanes_hold(ep)}
+            # (needed next cycle only if a step is pending then, which takes a pending
+            # step now or a dirty open step to hand over)
+            held_now = held_epochs() if pending or dirty else set()
             oldest = pending[0] if pending else None
             if oldest is not None and oldest[2] not in held_before:
                 newly = np.flatnonzero((oldest[1] > regs.threshold) & ~fired)
