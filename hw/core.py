@@ -77,9 +77,9 @@ class TTFSCore(wiring.Component):
         # lanes keep their crossings (detected at write-back, no scan) per epoch.  Steps
         # overlap: a beat of a later step (or the end marker) hands the open step over as
         # *pending* and goes on at once (up to two pending steps in inference, one in
-        # learning); once no entry of the oldest pending epoch is left, that step
-        # closes.  In inference its newly crossed neurons are latched into the emitter, which sends one spike beat per cycle
-        # beside everything else.  In learning a step without crossings closes silently;
+        # learning); the cycle after no entry of the oldest pending epoch is left, that
+        # step closes.  In inference its newly crossed neurons are latched into the
+        # emitter, which sends one spike beat per cycle beside everything else.  In learning a step without crossings closes silently;
         # one with crossings goes to WTA, which picks the winner on the potentials at the
         # end of that step (each lane snapshots a potential before the open step first
         # changes it) and then flushes the open step's work (its inputs count as after
@@ -260,7 +260,8 @@ class TTFSCore(wiring.Component):
                 m.d.sync += read_bank.eq(low(lane.weight_row))
             for b in range(n_banks):
                 m.d.comb += [
-                    weight_rd[k][b].addr.eq(mixed_radix(high(lane.weight_row), lane.weight_slot, slots)),
+                    weight_rd[k][b].addr.eq(
+                        mixed_radix(high(lane.weight_row), lane.weight_slot, slots)),
                     weight_rd[k][b].en.eq(lane.weight_read & (low(lane.weight_row) == b)),
                 ]
             if cfg.pruning:

@@ -103,10 +103,11 @@ class IntegrationLane(wiring.Component):
         # counter modulo STEP_EPOCHS), and each slot keeps the epoch of its first
         # crossing: the core lets later steps' events in while this lane still
         # integrates an earlier step's, and closes that step from the crossings of its
-        # epoch once no entry of it is left here.  In learning the winner is chosen on end-of-step potentials, so while a step is pending
-        # (snap_enable) the first update of the open step to a slot first saves the
-        # slot's potential in a snapshot, which the probe then reads; once the winner is
-        # known the core flushes the lane.
+        # epoch once no entry of it is left here.  In learning the winner is chosen on
+        # end-of-step potentials, so while a step is pending (snap_enable) the first
+        # update of the open step to a slot first saves the slot's potential in a
+        # snapshot, which the probe then reads; once the winner is known the core
+        # flushes the lane.
         cfg = self._cfg
         slots = cfg.slots_per_lane
         m = Module()
@@ -213,8 +214,8 @@ class IntegrationLane(wiring.Component):
         ]
         # Queued entries per epoch: `holds` for every epoch, from registers rather than
         # from the queue's LUT RAM (whose head alone would tell only for the oldest).
-        queued = Array(Signal(range(cfg.fifo_depth + 1), name=f"queued_epoch{e}")
-                       for e in range(STEP_EPOCHS))
+        queued = [Signal(range(cfg.fifo_depth + 1), name=f"queued_epoch{e}")
+                  for e in range(STEP_EPOCHS)]
         pushed = queue.w_en & queue.w_rdy
         popped = queue.r_en & queue.r_rdy
         for e in range(STEP_EPOCHS):
