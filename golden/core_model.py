@@ -66,11 +66,11 @@ WTA: one cycle per newly fired neuron plus two (a three-stage scan in ascending 
 Emitter: one spike beat per cycle (ascending neuron index) while it holds spikes,
   beside every phase (the consumer is assumed ready).
 STDP engine (busy from the cycle after WTA decides): the winner's synapses are split
-  into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  1 cycle
-  to fetch the first column-mask word of every bank, then each bank takes
+  into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  2 cycles
+  to fetch the first column-mask word of every bank (``STDP_FETCH_CYCLES``), then each bank takes
   ``max(1, alive synapses in the word)`` cycles per word; each picked synapse is
-  written back ``STDP_WRITEBACK_DELAY`` (6) cycles later (RAM read and the STDP
-  unit's five stages), and the engine is busy until both the scan and the
+  written back ``STDP_WRITEBACK_DELAY`` (7) cycles later (the pick register, the RAM
+  read and the STDP unit's five stages), and the engine is busy until both the scan and the
   last write-back are done (a trailing word without alive synapses can outlast the
   write-back).
 STDP_WAIT: waits while the STDP engine is busy, then END.
@@ -95,9 +95,13 @@ COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samp
 
 _RUN, _WTA, _STDP_WAIT, _END = range(4)
 
-#: cycles from the last STDP pick to its write-back (weight RAM read + the STDP unit's
-#: five pipeline stages, ``hw/stdp_unit.py``); the STDP engine counts as busy until then
-STDP_WRITEBACK_DELAY = 6
+#: cycles from the last STDP pick to its write-back (the pick register, the weight RAM
+#: read and the STDP unit's five pipeline stages, ``hw/stdp_unit.py``); the STDP engine
+#: counts as busy until then
+STDP_WRITEBACK_DELAY = 7
+#: cycles from the WTA decision's cycle to the scan's first: the first column-mask word
+#: is read into a prefetch register, then into the scan register
+STDP_FETCH_CYCLES = 2
 
 
 @dataclass
@@ -368,13 +372,13 @@ class CoreModel:
                     won = True
                     flush = True
                     dirty = False
-                    # fetch at cycle + 1, the scan from cycle + 2; busy until the scan
-                    # ends and the last picked synapse has been written back
+                    # fetch at cycle + 1 and + 2, the scan from cycle + 3; busy until
+                    # the scan ends and the last picked synapse has been written back
                     scan_cycles, last_pick = self._stdp_scan_timing(winner)
-                    stdp_busy_last = cycle + 1 + scan_cycles
+                    stdp_busy_last = cycle + STDP_FETCH_CYCLES + scan_cycles
                     if last_pick is not None:
-                        stdp_busy_last = max(stdp_busy_last,
-                                             cycle + 2 + last_pick + STDP_WRITEBACK_DELAY)
+                        stdp_busy_last = max(stdp_busy_last, cycle + STDP_FETCH_CYCLES + 1
+                                             + last_pick + STDP_WRITEBACK_DELAY)
             elif phase == _STDP_WAIT:
                 if cycle > stdp_busy_last:
                     next_phase = _END

@@ -318,13 +318,23 @@ class TTFSCore(wiring.Component):
         scan_last = [Signal(name=f"scan_last_b{b}") for b in range(n_banks)]
         # the column-mask word the scan reads this cycle, and the winner's slot (copies
         # for the column-mask read address: see below)
-        scan_col_word = [Signal(range(n_words + 1), name=f"scan_col_word_b{b}")
+        scan_col_word = [Signal(range(n_words + 2), name=f"scan_col_word_b{b}")
                          for b in range(n_banks)]
+        # the word after the scanned one, read a cycle ahead, so that loading it at the
+        # end of a word (and its at-most-one-bit test) starts at a register rather than
+        # at the LUT RAM's read through the winner's lane multiplexer
+        next_word = [Signal(word_bits, name=f"next_word_b{b}") for b in range(n_banks)]
         # one copy of the slot per lane, loaded only for the winner's lane (so Yosys
         # does not merge them): each drives the address of its lane's column masks only,
         # a quarter of the fan-out (the other lanes' words are not used)
         scan_col_slot = [Signal(range(slots), name=f"scan_col_slot_l{k}") for k in range(n_lanes)]
-        # w_*: the synapse picked last cycle, whose weight the RAM delivers now; it enters
+        # p_*: the synapse the scan picked last cycle; its weight-RAM read address comes
+        # from these registers, so the pick's carry chain and the address fan-out to every
+        # lane's RAM are in separate cycles (in one they were the critical path).
+        p_valid = [Signal(name=f"p_valid_b{b}") for b in range(n_banks)]
+        p_entry = [Signal(range(entries), name=f"p_entry_b{b}") for b in range(n_banks)]
+        m.d.sync += [v.eq(0) for v in p_valid]
+        # w_*: the synapse whose weight the RAM delivers now (picked two cycles ago); it enters
         # the bank's STDP pipeline together with its pre-spike flag, and its write-back
         # happens when the pipeline hands it back (the tag is its bank entry).
         w_valid = [Signal(name=f"w_valid_b{b}") for b in range(n_banks)]
@@ -383,7 +393,8 @@ class TTFSCore(wiring.Component):
                 kept = Signal(word_bits, name=f"wb_kept_next_b{b}")
                 m.d.comb += kept.eq(Mux(wb_fresh[b] | (done_word != wb_word[b]), 0, wb_kept[b])
                                     | (~unit.pruned << done_bit)[:word_bits])
-                column_word = kept | unscanned | in_flight(w_valid[b], w_entry[b])
+                column_word = (kept | unscanned | in_flight(p_valid[b], p_entry[b])
+                               | in_flight(w_valid[b], w_entry[b]))
                 for stage in range(STDP_UNIT_LATENCY - 1):
                     column_word = column_word | in_flight(
                         unit.flight_valid[stage], unit.flight_tag.word_select(stage, entry_bits))
@@ -439,39 +450,71 @@ class TTFSCore(wiring.Component):
         # sources, shared by that bank's memories in every lane, and only the write
         # enables are per memory.  (Each memory with its own multiplexers, 0 where it is
         # not written, cost 1,188 more LUT4 on the default core, Yosys synth_ecp5.)
-        access_write = access_accept & cmd.write & cmd_in_range
-        stored = Mux(cmd.mask, cmd.weight, 0) if cfg.pruning else cmd.weight
+        # An access write is carried out in the cycle after it is taken, from registers:
+        # the mask words it changes are read (at the command's address, access_first)
+        # and registered in the cycle it is taken, so no memory's write data comes
+        # straight from a LUT RAM read whose address can be the input beat's (a path the
+        # timing analysis cannot tell is never used).  Nothing else runs in that cycle
+        # (acc_wr holds commands and beats off); a reset in it does not stop the write,
+        # whose enables are registers that a reset clears only at its own edge.
+        acc_wr = Signal()
+        acc_entry = Signal.like(cmd_entry)
+        acc_slot = Signal.like(cmd_slot)
+        acc_lane = Signal.like(cmd_lane)
+        acc_bank = Signal.like(cmd_bank)
+        acc_weight = Signal(cfg.weight_bits)
+        acc_mask = Signal()
+        acc_row_word = Signal(slots)
+        acc_col_word = Signal(word_bits)
+        m.d.sync += acc_wr.eq(access_accept & cmd.write & cmd_in_range)
+        with m.If(access_accept & cmd.write):
+            m.d.sync += [acc_entry.eq(cmd_entry), acc_slot.eq(cmd_slot), acc_lane.eq(cmd_lane),
+                         acc_bank.eq(cmd_bank), acc_mask.eq(cmd.mask),
+                         acc_weight.eq(Mux(cmd.mask, cmd.weight, 0) if cfg.pruning
+                                       else cmd.weight)]
+            if cfg.pruning:
+                m.d.sync += [
+                    acc_row_word.eq(Array(Array(rowmask_rd[k][b].data for b in range(n_banks))
+                                          for k in range(n_lanes))[cmd_lane][cmd_bank]),
+                    acc_col_word.eq(Array(Array(colmask_rd[k][b].data for b in range(n_banks))
+                                          for k in range(n_lanes))[cmd_lane][cmd_bank]),
+                ]
         for b, unit in enumerate(stdp_units):
             write_back = unit.out_valid
             done_entry = unit.out_tag
-            entry = Mux(write_back, done_entry, cmd_entry)
-            slot = Mux(write_back, winner_slot, cmd_slot)
+            entry = Mux(write_back, done_entry, acc_entry)
+            slot = Mux(write_back, winner_slot, acc_slot)
             # per lane: the write-back is the winner's, or the command addresses this memory
             by_stdp = [write_back & (winner_lane == k) for k in range(n_lanes)]
-            by_access = [~write_back & access_write & (cmd_lane == k) & (cmd_bank == b)
+            by_access = [~write_back & acc_wr & (acc_lane == k) & (acc_bank == b)
                          for k in range(n_lanes)]
             for k in range(n_lanes):
                 m.d.comb += [
                     weight_wr[k][b].addr.eq(mixed_radix(entry, slot, slots)),
-                    weight_wr[k][b].data.eq(Mux(write_back, unit.new_weight, stored)),
+                    weight_wr[k][b].data.eq(Mux(write_back, unit.new_weight, acc_weight)),
                     weight_wr[k][b].en.eq(by_stdp[k] | by_access[k]),
                 ]
             if not cfg.pruning:
                 continue
-            # The row word: the write-back reads the winner's row word at its entry (all
-            # lanes' read ports are pointed there: integration, their other reader, has
-            # stopped) and clears the slot's bit; a command reads it at its entry
-            # (access_first, above) and sets or clears the bit.
-            with m.If(write_back):
-                m.d.comb += [rowmask_rd[k][b].addr.eq(done_entry) for k in range(n_lanes)]
-            row_word = Array(rowmask_rd[k][b].data for k in range(n_lanes))[
-                Mux(write_back, winner_lane, cmd_lane)]
+            # The row word: the write-back's is read a cycle ahead, at the entry in the
+            # STDP unit's last stage (all lanes' read ports are pointed there:
+            # integration, their other reader, has stopped; no other synapse of the
+            # update shares the row word, so it cannot change in between), and has the
+            # slot's bit cleared; a command's was registered when it was taken and has
+            # the bit set or cleared.
+            last_stage = STDP_UNIT_LATENCY - 2
+            with m.If(unit.flight_valid[last_stage]):
+                m.d.comb += [rowmask_rd[k][b].addr.eq(
+                    unit.flight_tag.word_select(last_stage, entry_bits)) for k in range(n_lanes)]
+            wb_row_word = Signal(slots, name=f"wb_row_word_b{b}")
+            m.d.sync += wb_row_word.eq(Array(rowmask_rd[k][b].data
+                                             for k in range(n_lanes))[winner_lane])
+            row_word = Mux(write_back, wb_row_word, acc_row_word)
             row_bit = (Const(1, slots) << slot)[:slots]
-            set_bit = ~write_back & cmd.mask
+            set_bit = ~write_back & acc_mask
             # The column word: the write-back's is rebuilt (stdp_column_word, above); a
-            # command reads the word at its address and sets or clears the bit.
-            col_word = Array(colmask_rd[k][b].data for k in range(n_lanes))[cmd_lane]
-            col_bit = (Const(1, word_bits) << bit_of(cmd_entry))[:word_bits]
+            # command's was registered when it was taken and has the bit set or cleared.
+            col_bit = (Const(1, word_bits) << bit_of(acc_entry))[:word_bits]
             for k in range(n_lanes):
                 mask_written = (by_stdp[k] & unit.pruned) | by_access[k]
                 m.d.comb += [
@@ -480,10 +523,10 @@ class TTFSCore(wiring.Component):
                                                  row_word & ~row_bit)),
                     rowmask_wr[k][b].en.eq(mask_written),
                     colmask_wr[k][b].addr.eq(Mux(write_back, col_addr(winner_slot, done_entry),
-                                                 col_addr(cmd_slot, cmd_entry))),
+                                                 col_addr(acc_slot, acc_entry))),
                     colmask_wr[k][b].data.eq(Mux(write_back, stdp_column_word[b],
-                                                 Mux(cmd.mask, col_word | col_bit,
-                                                     col_word & ~col_bit))),
+                                                 Mux(acc_mask, acc_col_word | col_bit,
+                                                     acc_col_word & ~col_bit))),
                     colmask_wr[k][b].en.eq(mask_written),
                 ]
 
@@ -582,7 +625,7 @@ class TTFSCore(wiring.Component):
 
         with m.FSM(name="phase") as phase:
             with m.State("RUN"):
-                m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid)
+                m.d.comb += self.access_cmd.ready.eq(~active & ~rsp_valid & ~acc_wr)
                 with m.If(resolve_winner):
                     # learning: the pending step had crossings; fired |= them, and WTA
                     # picks the winner on the lanes' end-of-step potentials (snapshots
@@ -594,7 +637,7 @@ class TTFSCore(wiring.Component):
                 # (a beat is still taken in that cycle: it belongs to the open step, whose
                 # work WTA's decision flushes; testing resolve_winner here would put every
                 # lane's state in front of `ready`)
-                with m.If(self.events_in.valid & ~access_first & ~rsp_valid):
+                with m.If(self.events_in.valid & ~access_first & ~rsp_valid & ~acc_wr):
                     m.d.comb += [taking_beat.eq(1), self.events_in.ready.eq(ready_in_run)]
                     with m.If(step_wait):
                         pass
@@ -681,6 +724,9 @@ class TTFSCore(wiring.Component):
             ``word``'s; a constant with every row alive without pruning."""
             if cfg.pruning:
                 return Array(colmask_rd[k][bank].data for k in range(n_lanes))[winner_lane]
+            if isinstance(word, int):
+                # (a prefetch past the last word: never scanned)
+                word = min(word, n_words - 1)
             return Array(Const(column_word_valid(bank, w), word_bits)
                          for w in range(n_words))[word]
 
@@ -693,12 +739,21 @@ class TTFSCore(wiring.Component):
             # set, so the word is used up after this cycle's pick.  It is a register,
             # loaded beside scan_reg, because the end-of-word decision (load the next
             # word, finish, leave the state) would otherwise wait for the pick's carry
-            # chain and a 32-bit zero test.
+            # chain and a 32-bit zero test.  Two cycles of fetch: word 0 into next_word,
+            # then into scan_reg while next_word reads word 1; from then on next_word
+            # holds the word after scan_word, and scan_col_word addresses the one after
+            # that.
             with m.State("STDP_FETCH"):
                 for b in range(n_banks):
-                    first = column_word(b, 0)
                     m.d.sync += [scan_word[b].eq(0), scan_done[b].eq(0), scan_col_word[b].eq(1),
-                                 scan_reg[b].eq(first), scan_last[b].eq(at_most_one_bit(first))]
+                                 next_word[b].eq(column_word(b, 0))]
+                m.next = "STDP_LOAD"
+
+            with m.State("STDP_LOAD"):
+                for b in range(n_banks):
+                    m.d.sync += [scan_col_word[b].eq(2), next_word[b].eq(column_word(b, 1)),
+                                 scan_reg[b].eq(next_word[b]),
+                                 scan_last[b].eq(at_most_one_bit(next_word[b]))]
                 m.next = "STDP_SCAN"
 
             with m.State("STDP_SCAN"):
@@ -709,35 +764,39 @@ class TTFSCore(wiring.Component):
                     entry = mixed_radix(scan_word[b], bit, word_bits)
                     last_word = scan_word[b] == n_words - 1
                     finishing.append(scan_done[b] | (scan_last[b] & last_word))
-                    # (the address in every lane, whether or not a bit is picked: the
-                    # other lanes are idle, and no lane or pick logic selects it)
-                    m.d.comb += [weight_rd[k][b].addr.eq(mixed_radix(entry, winner_slot, slots))
-                                 for k in range(n_lanes)]
                     with m.If(current != 0):
-                        for k in range(n_lanes):
-                            with m.If(winner_lane == k):
-                                m.d.comb += weight_rd[k][b].en.eq(1)
-                        m.d.sync += [w_valid[b].eq(1), w_entry[b].eq(entry)]
+                        m.d.sync += [p_valid[b].eq(1), p_entry[b].eq(entry)]
                     with m.If(~scan_done[b]):
                         with m.If(scan_last[b]):
                             with m.If(last_word):
                                 m.d.sync += [scan_done[b].eq(1), scan_reg[b].eq(0)]
                             with m.Else():
                                 # the next word is loaded in the cycle of the last pick
-                                following = column_word(b, scan_word[b] + 1)
                                 m.d.sync += [scan_word[b].eq(scan_word[b] + 1),
                                              scan_col_word[b].eq(scan_col_word[b] + 1),
-                                             scan_reg[b].eq(following),
-                                             scan_last[b].eq(at_most_one_bit(following))]
+                                             scan_reg[b].eq(next_word[b]),
+                                             scan_last[b].eq(at_most_one_bit(next_word[b])),
+                                             next_word[b].eq(column_word(b, scan_word[b] + 2))]
                         with m.Else():
                             m.d.sync += [scan_reg[b].eq(rest),
                                          scan_last[b].eq(at_most_one_bit(rest))]
                 with m.If(Cat(*finishing).all()):
                     m.next = "IDLE"
+        # The pick stage: the picked synapse's weight is read in the winner's lane (the
+        # address in every lane: the other lanes are idle after WTA, and no lane or pick
+        # logic selects it).
+        for b in range(n_banks):
+            with m.If(p_valid[b]):
+                m.d.comb += [weight_rd[k][b].addr.eq(mixed_radix(p_entry[b], winner_slot, slots))
+                             for k in range(n_lanes)]
+                for k in range(n_lanes):
+                    with m.If(winner_lane == k):
+                        m.d.comb += weight_rd[k][b].en.eq(1)
+                m.d.sync += [w_valid[b].eq(1), w_entry[b].eq(p_entry[b])]
         if cfg.pruning:
             # The column-mask read address of the scan comes from registers of its own
-            # (word 0 when fetching, else the word after the current one, whether or not
-            # it is loaded this cycle): no priority encoder sits in front of the LUT RAM
+            # (word 0 when fetching, else the word two after the current one, whether or
+            # not next_word loads it this cycle): no priority encoder sits in front of the LUT RAM
             # (it did, through the multiplexer with the access port's address), and the
             # winner register, which fans out to every weight memory, stays off this path.
             for b in range(n_banks):
@@ -746,7 +805,8 @@ class TTFSCore(wiring.Component):
                         mixed_radix(scan_col_slot[k], scan_col_word[b], n_words))
                         for k in range(n_lanes)]
         # busy until the last write-back is done, so a read-back never sees a stale weight
-        m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE") | Cat(*w_valid).any()
+        m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE") | Cat(*p_valid).any()
+                                 | Cat(*w_valid).any()
                                  | Cat(*[unit.busy for unit in stdp_units]).any())
         m.d.comb += counting.eq(~phase.ongoing("END") | pending | emitting)
         # A learning beat's marks (its pre_spiked bit and, if it is the input's first

@@ -174,3 +174,58 @@ def test_reset_during_learning_and_stdp_update():
         (before_w[:, winner] != after_w[:, winner]) | (before_m[:, winner] != after_m[:, winner]))).sum())
     assert len(set(updated_counts)) >= 3, "the reset must strike in the middle of the update"
     assert any(r["finished"] for r in results[-2:])
+
+
+def test_access_write_then_read_back_to_back_and_across_a_reset():
+    """An access write is carried out in the cycle after it is taken (docs/core.md,
+    access port), and the core takes no command or beat in that cycle.  Each write
+    below is followed at once either by reads (the written synapse and its row-word
+    neighbour in the same lane) or by a reset; every read shows the write complete
+    (weight, mask, the neighbour's mask bit kept), the final read-back shows every
+    written synapse as written and the rest untouched, and the masks stay consistent
+    (integration and the STDP scan of a model made from the read-back agree with the
+    core)."""
+    weights, mask, samples, regs = _setup(True, seed=2)
+    rng = np.random.default_rng(7)
+    picks = [(int(rng.integers(CFG.n_inputs)), j) for j in range(CFG.n_neurons)] * 2
+    writes = [{"write": 1, "input": i, "neuron": j, "weight": int(rng.integers(1, CFG.w_max)),
+               "mask": int(rng.integers(2))} for i, j in picks]
+    expected_w, expected_m = np.where(mask, weights, 0), mask.copy()
+
+    async def scenario(h):
+        await h.pulse_reset(2)
+        h.set_registers(regs)
+        await h.load(weights, mask)
+        answers = []
+        for n, cmd in enumerate(writes):
+            i, j = cmd["input"], cmd["neuron"]
+            neighbour = (j + CFG.lanes) % CFG.n_neurons
+            if n % 2:
+                h.commands.queue.append(cmd)
+                taken = len(h.commands.accepted_cycles)
+                await h.run_until(lambda: len(h.commands.accepted_cycles) > taken, 50, "write")
+                await h.pulse_reset(1)            # the cycle after the write was taken
+            else:
+                first = len(h.responses)
+                h.commands.queue += [cmd] + [{"write": 0, "input": i, "neuron": k, "weight": 0,
+                                              "mask": 0} for k in (j, neighbour)]
+                await h.run_until(lambda: len(h.responses) >= first + 2, 100, "reads")
+                answers.append((i, j, neighbour, h.responses[first:first + 2],
+                                expected_w[i, neighbour], expected_m[i, neighbour]))
+            expected_m[i, j] = bool(cmd["mask"])
+            expected_w[i, j] = cmd["weight"] if cmd["mask"] else 0
+        w_after, m_after = await h.read_back()
+        first = len(h.out_beats)
+        await h.run_samples(samples[:2])
+        return answers, w_after, m_after, h.out_beats[first:], h.counters()
+
+    (answers, w_after, m_after, beats, counters), h = run_scenario(
+        CFG, scenario, seed=2, knobs=Knobs(), regs=regs)
+    assert h.violations == []
+    for (i, j, neighbour, got, nb_w, nb_m), cmd in zip(answers, writes[::2]):
+        written = (cmd["weight"] if cmd["mask"] else 0, cmd["mask"])
+        assert got[0][:2] == written, f"read of ({i}, {j}) right after its write: {got[0][:2]}"
+        assert got[1][:2] == (int(nb_w), int(nb_m)), f"row-word neighbour ({i}, {neighbour})"
+    np.testing.assert_array_equal(w_after, expected_w)
+    np.testing.assert_array_equal(m_after, expected_m)
+    _check_resume(w_after, m_after, regs, beats, counters, samples[:2])
