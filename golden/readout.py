@@ -21,7 +21,11 @@ def spike_features(times: np.ndarray, time_steps: int, kind: str = "spikes") -> 
     """Pooled spike times ``[N, F, H, W]`` -> features ``[N, F*H*W]`` (float32).
 
     ``kind``: ``"spikes"`` = 1 if the unit spiked (SpykeTorch's MNIST readout),
-    ``"latency"`` = ``(T - t) / T`` (earlier spikes give larger values, 0 = no spike).
+    ``"latency"`` = ``(T - t) / T`` (earlier spikes give larger values, 0 = no spike),
+    ``"latency+spikes"`` = both, ``[N, 2*F*H*W]`` (the latencies, then the spikes).  A
+    spike at the last steps has a latency feature near 0, almost the same as no spike;
+    the binary part keeps "spiked at all" apart from "when", so a linear readout can
+    weigh the two separately.
     """
     times = np.asarray(times)
     flat = times.reshape(len(times), -1)
@@ -29,7 +33,11 @@ def spike_features(times: np.ndarray, time_steps: int, kind: str = "spikes") -> 
         return (flat < time_steps).astype(np.float32)
     if kind == "latency":
         return ((time_steps - flat.astype(np.float32)) / time_steps).clip(0.0, 1.0)
-    raise ValueError(f"unknown readout feature kind {kind!r}: use 'spikes' or 'latency'")
+    if kind == "latency+spikes":
+        return np.hstack([spike_features(times, time_steps, "latency"),
+                          spike_features(times, time_steps, "spikes")])
+    raise ValueError(f"unknown readout feature kind {kind!r}: use 'spikes', 'latency' or "
+                     f"'latency+spikes'")
 
 
 def _svm(C: float, seed: int):

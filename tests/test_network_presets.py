@@ -103,8 +103,9 @@ def test_digits_preset_reads_out_both_layers_which_beats_conv2_alone():
     conv2 = run_network(data, dataclasses.replace(short, readout_layers=(-1,)), PruneSpec(),
                         seed=3)
     assert both["readout"]["layers"] == ["conv1", "conv2"]
-    assert both["readout"]["features"] == 32 * 8 * 8 + 64 * 4 * 4
-    assert conv2["readout"]["features"] == 64 * 4 * 4
+    # latency + binary spike per pooled unit (the preset's "latency+spikes" features)
+    assert both["readout"]["features"] == 2 * (32 * 8 * 8 + 64 * 4 * 4)
+    assert conv2["readout"]["features"] == 2 * 64 * 4 * 4
     assert both["readout"]["C"] in spec.svm_c_grid
     # Same seed, same learning: only the readout differs.
     assert both["learning"]["work"] == conv2["learning"]["work"]
