@@ -69,8 +69,8 @@ STDP engine (busy from the cycle after WTA decides): the winner's synapses are s
   into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  2 cycles
   to fetch the first column-mask word of every bank (``STDP_FETCH_CYCLES``), then each bank takes
   ``max(1, alive synapses in the word)`` cycles per word; each picked synapse is
-  written back ``STDP_WRITEBACK_DELAY`` (7) cycles later (the pick register, the RAM
-  read and the STDP unit's five stages), and the engine is busy until both the scan and the
+  written back ``STDP_WRITEBACK_DELAY`` (6) cycles later (the RAM read and the STDP
+  unit's five stages), and the engine is busy until both the scan and the
   last write-back are done (a trailing word without alive synapses can outlast the
   write-back).
 STDP_WAIT: waits while the STDP engine is busy, then END.
@@ -95,10 +95,10 @@ COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samp
 
 _RUN, _WTA, _STDP_WAIT, _END = range(4)
 
-#: cycles from the last STDP pick to its write-back (the pick register, the weight RAM
-#: read and the STDP unit's five pipeline stages, ``hw/stdp_unit.py``); the STDP engine
+#: cycles from the last STDP pick to its write-back (the weight RAM read and the STDP
+#: unit's five pipeline stages, ``hw/stdp_unit.py``); the STDP engine
 #: counts as busy until then
-STDP_WRITEBACK_DELAY = 7
+STDP_WRITEBACK_DELAY = 6
 #: cycles from the WTA decision's cycle to the scan's first: the first column-mask word
 #: is read into a prefetch register, then into the scan register
 STDP_FETCH_CYCLES = 2

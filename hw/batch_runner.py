@@ -167,7 +167,7 @@ class BatchRunner(wiring.Component):
         sent_inc3 = Signal(range(self.batch_events + 4), init=3)     # always sent + 3
         head = Signal(in_layout)
         head_loaded = Signal()
-        ends_back = Signal(range(self.batch_events + 1))
+        ends_left = Signal(range(self.batch_events + 1))      # end beats still to come
         # sent < loaded, as a register: ``valid`` (and so the core's ``ready`` and the
         # next-beat logic behind it) then starts at flip-flops, not at a compare.  Its
         # next value is compared beside the counter's (``loaded`` does not change while a
@@ -248,21 +248,24 @@ class BatchRunner(wiring.Component):
             self.read_data.eq(out_read.data),
         ]
         end_back = captured & self.events_out.payload.end
-        ends_back_next = Mux(end_back, ends_back + 1, ends_back)
-        # ends_back_next == ends, without an adder and a compare behind the core's
-        # `valid` (a path through the core's emitter into `running`): whether every end
-        # beat, or all but one, is back is kept in registers, from the next count
+        # Whether every end beat, or all but one, is back is kept in registers, from a
+        # down counter of the end beats still to come: the core's `valid` (a path
+        # through its emitter) then only selects between compares of that register with
+        # constants, and reaches no adder or counter compare (it did, as the critical
+        # path of the board build, through ``ends_back + 1 == ends``).
         all_back = Signal()
         one_left = Signal()
         all_back_now = all_back | (end_back & one_left)
         with m.If(start_now):
             m.d.sync += [self.running.eq(1), self.outputs.eq(0), self.overflow.eq(0),
-                         ends_back.eq(0), self.cycles.eq(0),
+                         ends_left.eq(self.ends), self.cycles.eq(0),
                          all_back.eq(self.ends == 0), one_left.eq(self.ends == 1)]
         with m.Elif(self.running):
-            m.d.sync += [self.cycles.eq(self.cycles + 1), ends_back.eq(ends_back_next),
-                         all_back.eq(ends_back_next == self.ends),
-                         one_left.eq(ends_back_next + 1 == self.ends)]
+            m.d.sync += [self.cycles.eq(self.cycles + 1),
+                         all_back.eq(Mux(end_back, ends_left == 1, ends_left == 0)),
+                         one_left.eq(Mux(end_back, ends_left == 2, ends_left == 1))]
+            with m.If(end_back):
+                m.d.sync += ends_left.eq(ends_left - 1)
             with m.If(captured):
                 with m.If(self.outputs < self.batch_outputs):
                     m.d.sync += self.outputs.eq(self.outputs + 1)

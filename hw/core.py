@@ -312,7 +312,7 @@ class TTFSCore(wiring.Component):
         winner_lane = low(winner)
         winner_slot = high(winner)
         scan_word = [Signal(range(n_words), name=f"scan_word_b{b}") for b in range(n_banks)]
-        # the scanned word's alive bits not picked yet (loaded straight from the mask)
+        # the scanned word's alive bits not picked yet, besides this cycle's pick (p_*)
         scan_reg = [Signal(word_bits, name=f"scan_reg_b{b}") for b in range(n_banks)]
         scan_done = [Signal(name=f"scan_done_b{b}") for b in range(n_banks)]
         scan_last = [Signal(name=f"scan_last_b{b}") for b in range(n_banks)]
@@ -328,13 +328,22 @@ class TTFSCore(wiring.Component):
         # does not merge them): each drives the address of its lane's column masks only,
         # a quarter of the fan-out (the other lanes' words are not used)
         scan_col_slot = [Signal(range(slots), name=f"scan_col_slot_l{k}") for k in range(n_lanes)]
-        # p_*: the synapse the scan picked last cycle; its weight-RAM read address comes
-        # from these registers, so the pick's carry chain and the address fan-out to every
-        # lane's RAM are in separate cycles (in one they were the critical path).
+        # p_*: this cycle's pick of the scan (a bit of word scan_word), chosen a cycle
+        # ahead: its weight-RAM read address comes from registers, so the pick's carry
+        # chain and the address fan-out to every lane's RAM are in separate cycles (in
+        # one they were the critical path) at no cost in cycles.
         p_valid = [Signal(name=f"p_valid_b{b}") for b in range(n_banks)]
-        p_entry = [Signal(range(entries), name=f"p_entry_b{b}") for b in range(n_banks)]
+        p_bit = [Signal(range(word_bits), name=f"p_bit_b{b}") for b in range(n_banks)]
+        p_entry = [mixed_radix(scan_word[b], p_bit[b], word_bits) for b in range(n_banks)]
         m.d.sync += [v.eq(0) for v in p_valid]
-        # w_*: the synapse whose weight the RAM delivers now (picked two cycles ago); it enters
+
+        def load_scan(b, word):
+            """Start scanning ``word`` (a register) next cycle: its lowest alive bit is the
+            pick, the rest waits in scan_reg."""
+            bit, rest = lowest_set_bit(word)
+            return [p_valid[b].eq(word != 0), p_bit[b].eq(bit), scan_reg[b].eq(rest),
+                    scan_last[b].eq(at_most_one_bit(word))]
+        # w_*: the synapse whose weight the RAM delivers now (picked last cycle); it enters
         # the bank's STDP pipeline together with its pre-spike flag, and its write-back
         # happens when the pipeline hands it back (the tag is its bank entry).
         w_valid = [Signal(name=f"w_valid_b{b}") for b in range(n_banks)]
@@ -464,8 +473,10 @@ class TTFSCore(wiring.Component):
         acc_bank = Signal.like(cmd_bank)
         acc_weight = Signal(cfg.weight_bits)
         acc_mask = Signal()
-        acc_row_word = Signal(slots)
-        acc_col_word = Signal(word_bits)
+        # the mask words of the command's row bank, per bank (only the lane is selected
+        # when they are registered: a 16-way multiplexer there was the critical path)
+        acc_row_word = [Signal(slots, name=f"acc_row_word_b{b}") for b in range(n_banks)]
+        acc_col_word = [Signal(word_bits, name=f"acc_col_word_b{b}") for b in range(n_banks)]
         m.d.sync += acc_wr.eq(access_accept & cmd.write & cmd_in_range)
         with m.If(access_accept & cmd.write):
             m.d.sync += [acc_entry.eq(cmd_entry), acc_slot.eq(cmd_slot), acc_lane.eq(cmd_lane),
@@ -473,12 +484,13 @@ class TTFSCore(wiring.Component):
                          acc_weight.eq(Mux(cmd.mask, cmd.weight, 0) if cfg.pruning
                                        else cmd.weight)]
             if cfg.pruning:
-                m.d.sync += [
-                    acc_row_word.eq(Array(Array(rowmask_rd[k][b].data for b in range(n_banks))
-                                          for k in range(n_lanes))[cmd_lane][cmd_bank]),
-                    acc_col_word.eq(Array(Array(colmask_rd[k][b].data for b in range(n_banks))
-                                          for k in range(n_lanes))[cmd_lane][cmd_bank]),
-                ]
+                for b in range(n_banks):
+                    m.d.sync += [
+                        acc_row_word[b].eq(Array(rowmask_rd[k][b].data
+                                                 for k in range(n_lanes))[cmd_lane]),
+                        acc_col_word[b].eq(Array(colmask_rd[k][b].data
+                                                 for k in range(n_lanes))[cmd_lane]),
+                    ]
         for b, unit in enumerate(stdp_units):
             write_back = unit.out_valid
             done_entry = unit.out_tag
@@ -509,7 +521,7 @@ class TTFSCore(wiring.Component):
             wb_row_word = Signal(slots, name=f"wb_row_word_b{b}")
             m.d.sync += wb_row_word.eq(Array(rowmask_rd[k][b].data
                                              for k in range(n_lanes))[winner_lane])
-            row_word = Mux(write_back, wb_row_word, acc_row_word)
+            row_word = Mux(write_back, wb_row_word, acc_row_word[b])
             row_bit = (Const(1, slots) << slot)[:slots]
             set_bit = ~write_back & acc_mask
             # The column word: the write-back's is rebuilt (stdp_column_word, above); a
@@ -525,8 +537,8 @@ class TTFSCore(wiring.Component):
                     colmask_wr[k][b].addr.eq(Mux(write_back, col_addr(winner_slot, done_entry),
                                                  col_addr(acc_slot, acc_entry))),
                     colmask_wr[k][b].data.eq(Mux(write_back, stdp_column_word[b],
-                                                 Mux(acc_mask, acc_col_word | col_bit,
-                                                     acc_col_word & ~col_bit))),
+                                                 Mux(acc_mask, acc_col_word[b] | col_bit,
+                                                     acc_col_word[b] & ~col_bit))),
                     colmask_wr[k][b].en.eq(mask_written),
                 ]
 
@@ -735,14 +747,13 @@ class TTFSCore(wiring.Component):
                 with m.If(stdp_start):
                     m.next = "STDP_FETCH"
 
-            # scan_reg is 0 once a bank is done; scan_last: scan_reg has at most one bit
-            # set, so the word is used up after this cycle's pick.  It is a register,
-            # loaded beside scan_reg, because the end-of-word decision (load the next
-            # word, finish, leave the state) would otherwise wait for the pick's carry
-            # chain and a 32-bit zero test.  Two cycles of fetch: word 0 into next_word,
-            # then into scan_reg while next_word reads word 1; from then on next_word
-            # holds the word after scan_word, and scan_col_word addresses the one after
-            # that.
+            # scan_reg is 0 once a bank is done; scan_last: no bit is left besides this
+            # cycle's pick, so the word is used up after it.  It is a register, loaded
+            # beside scan_reg, because the end-of-word decision (load the next word,
+            # finish, leave the state) would otherwise wait for a 32-bit zero test.  Two
+            # cycles of fetch: word 0 into next_word, then into the scan while next_word
+            # reads word 1; from then on next_word holds the word after scan_word, and
+            # scan_col_word addresses the one after that.
             with m.State("STDP_FETCH"):
                 for b in range(n_banks):
                     m.d.sync += [scan_word[b].eq(0), scan_done[b].eq(0), scan_col_word[b].eq(1),
@@ -752,20 +763,14 @@ class TTFSCore(wiring.Component):
             with m.State("STDP_LOAD"):
                 for b in range(n_banks):
                     m.d.sync += [scan_col_word[b].eq(2), next_word[b].eq(column_word(b, 1)),
-                                 scan_reg[b].eq(next_word[b]),
-                                 scan_last[b].eq(at_most_one_bit(next_word[b]))]
+                                 *load_scan(b, next_word[b])]
                 m.next = "STDP_SCAN"
 
             with m.State("STDP_SCAN"):
                 finishing = []
                 for b in range(n_banks):
-                    current = scan_reg[b]
-                    bit, rest = lowest_set_bit(current)
-                    entry = mixed_radix(scan_word[b], bit, word_bits)
                     last_word = scan_word[b] == n_words - 1
                     finishing.append(scan_done[b] | (scan_last[b] & last_word))
-                    with m.If(current != 0):
-                        m.d.sync += [p_valid[b].eq(1), p_entry[b].eq(entry)]
                     with m.If(~scan_done[b]):
                         with m.If(scan_last[b]):
                             with m.If(last_word):
@@ -774,17 +779,14 @@ class TTFSCore(wiring.Component):
                                 # the next word is loaded in the cycle of the last pick
                                 m.d.sync += [scan_word[b].eq(scan_word[b] + 1),
                                              scan_col_word[b].eq(scan_col_word[b] + 1),
-                                             scan_reg[b].eq(next_word[b]),
-                                             scan_last[b].eq(at_most_one_bit(next_word[b])),
-                                             next_word[b].eq(column_word(b, scan_word[b] + 2))]
+                                             next_word[b].eq(column_word(b, scan_word[b] + 2)),
+                                             *load_scan(b, next_word[b])]
                         with m.Else():
-                            m.d.sync += [scan_reg[b].eq(rest),
-                                         scan_last[b].eq(at_most_one_bit(rest))]
+                            m.d.sync += load_scan(b, scan_reg[b])
                 with m.If(Cat(*finishing).all()):
                     m.next = "IDLE"
-        # The pick stage: the picked synapse's weight is read in the winner's lane (the
-        # address in every lane: the other lanes are idle after WTA, and no lane or pick
-        # logic selects it).
+        # The pick: its weight is read in the winner's lane (the address in every lane:
+        # the other lanes are idle after WTA, and no lane or pick logic selects it).
         for b in range(n_banks):
             with m.If(p_valid[b]):
                 m.d.comb += [weight_rd[k][b].addr.eq(mixed_radix(p_entry[b], winner_slot, slots))
