@@ -473,10 +473,9 @@ class TTFSCore(wiring.Component):
         acc_bank = Signal.like(cmd_bank)
         acc_weight = Signal(cfg.weight_bits)
         acc_mask = Signal()
-        # the mask words of the command's row bank, per bank (only the lane is selected
-        # when they are registered: a 16-way multiplexer there was the critical path)
-        acc_row_word = [Signal(slots, name=f"acc_row_word_b{b}") for b in range(n_banks)]
-        acc_col_word = [Signal(word_bits, name=f"acc_col_word_b{b}") for b in range(n_banks)]
+        # the command's row word (its column word is read in the write cycle, at the
+        # registered address: column masks are never addressed by an input beat)
+        acc_row_word = Signal(slots)
         m.d.sync += acc_wr.eq(access_accept & cmd.write & cmd_in_range)
         with m.If(access_accept & cmd.write):
             m.d.sync += [acc_entry.eq(cmd_entry), acc_slot.eq(cmd_slot), acc_lane.eq(cmd_lane),
@@ -484,13 +483,9 @@ class TTFSCore(wiring.Component):
                          acc_weight.eq(Mux(cmd.mask, cmd.weight, 0) if cfg.pruning
                                        else cmd.weight)]
             if cfg.pruning:
-                for b in range(n_banks):
-                    m.d.sync += [
-                        acc_row_word[b].eq(Array(rowmask_rd[k][b].data
-                                                 for k in range(n_lanes))[cmd_lane]),
-                        acc_col_word[b].eq(Array(colmask_rd[k][b].data
-                                                 for k in range(n_lanes))[cmd_lane]),
-                    ]
+                m.d.sync += acc_row_word.eq(
+                    Array(Array(rowmask_rd[k][b].data for b in range(n_banks))
+                          for k in range(n_lanes))[cmd_lane][cmd_bank])
         for b, unit in enumerate(stdp_units):
             write_back = unit.out_valid
             done_entry = unit.out_tag
@@ -519,13 +514,18 @@ class TTFSCore(wiring.Component):
                 m.d.comb += [rowmask_rd[k][b].addr.eq(
                     unit.flight_tag.word_select(last_stage, entry_bits)) for k in range(n_lanes)]
             wb_row_word = Signal(slots, name=f"wb_row_word_b{b}")
-            m.d.sync += wb_row_word.eq(Array(rowmask_rd[k][b].data
-                                             for k in range(n_lanes))[winner_lane])
-            row_word = Mux(write_back, wb_row_word, acc_row_word[b])
+            with m.If(unit.flight_valid[last_stage]):     # (no toggling outside STDP)
+                m.d.sync += wb_row_word.eq(Array(rowmask_rd[k][b].data
+                                                 for k in range(n_lanes))[winner_lane])
+            row_word = Mux(write_back, wb_row_word, acc_row_word)
             row_bit = (Const(1, slots) << slot)[:slots]
             set_bit = ~write_back & acc_mask
             # The column word: the write-back's is rebuilt (stdp_column_word, above); a
-            # command's was registered when it was taken and has the bit set or cleared.
+            # command's is read in its write cycle and has the bit set or cleared.
+            with m.If(acc_wr):
+                m.d.comb += [colmask_rd[k][b].addr.eq(col_addr(acc_slot, acc_entry))
+                             for k in range(n_lanes)]
+            col_word = Array(colmask_rd[k][b].data for k in range(n_lanes))[acc_lane]
             col_bit = (Const(1, word_bits) << bit_of(acc_entry))[:word_bits]
             for k in range(n_lanes):
                 mask_written = (by_stdp[k] & unit.pruned) | by_access[k]
@@ -537,8 +537,8 @@ class TTFSCore(wiring.Component):
                     colmask_wr[k][b].addr.eq(Mux(write_back, col_addr(winner_slot, done_entry),
                                                  col_addr(acc_slot, acc_entry))),
                     colmask_wr[k][b].data.eq(Mux(write_back, stdp_column_word[b],
-                                                 Mux(acc_mask, acc_col_word[b] | col_bit,
-                                                     acc_col_word[b] & ~col_bit))),
+                                                 Mux(acc_mask, col_word | col_bit,
+                                                     col_word & ~col_bit))),
                     colmask_wr[k][b].en.eq(mask_written),
                 ]
 
