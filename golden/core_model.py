@@ -66,13 +66,13 @@ WTA: one cycle per newly fired neuron plus two (a three-stage scan in ascending 
 Emitter: one spike beat per cycle (ascending neuron index) while it holds spikes,
   beside every phase (the consumer is assumed ready).
 STDP engine (busy from the cycle after WTA decides): the winner's synapses are split
-  into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  2 cycles
-  to fetch the first column-mask word of every bank (``STDP_FETCH_CYCLES``), then each bank takes
-  ``max(1, alive synapses in the word)`` cycles per word; each picked synapse is
-  written back ``STDP_WRITEBACK_DELAY`` (6) cycles later (the RAM read and the STDP
-  unit's five stages), and the engine is busy until both the scan and the
-  last write-back are done (a trailing word without alive synapses can outlast the
-  write-back).
+  into ``lanes`` row banks (row ``i`` in bank ``i % lanes``) walked in parallel.  2
+  cycles (``STDP_FETCH_CYCLES``) to fetch the first column-mask word of every bank,
+  then each bank takes ``max(1, alive synapses in the word)`` cycles per word; each
+  picked synapse is written back ``STDP_WRITEBACK_DELAY`` (6) cycles later (the RAM
+  read and the STDP unit's five stages), and the engine is busy until both the scan
+  and the last write-back are done (a trailing word without alive synapses can outlast
+  the write-back).
 STDP_WAIT: waits while the STDP engine is busy, then END.
 END: the end beat, from the first cycle ``c_end`` with no step pending and the emitter
   idle; ``cycles = c_end`` (cycles since the first accepted beat).
@@ -96,8 +96,8 @@ COUNTER_NAMES = ("cycles", "syn_ops", "stdp_updates", "pruned", "dropped", "samp
 _RUN, _WTA, _STDP_WAIT, _END = range(4)
 
 #: cycles from the last STDP pick to its write-back (the weight RAM read and the STDP
-#: unit's five pipeline stages, ``hw/stdp_unit.py``); the STDP engine
-#: counts as busy until then
+#: unit's five pipeline stages, ``hw/stdp_unit.py``); the STDP engine counts as busy
+#: until then
 STDP_WRITEBACK_DELAY = 6
 #: cycles from the WTA decision's cycle to the scan's first: the first column-mask word
 #: is read into a prefetch register, then into the scan register
