@@ -398,8 +398,7 @@ class TTFSCore(wiring.Component):
                 def in_flight(valid, entry):
                     return Mux(valid & (word_of(entry) == done_word),
                                Const(1, word_bits) << bit_of(entry), 0)[:word_bits]
-                # (scan_reg is 0 once the bank's scan is done)
-                unscanned = Mux(scan_word[b] == done_word, scan_reg[b], 0)
+                unscanned = Mux(~scan_done[b] & (scan_word[b] == done_word), scan_reg[b], 0)
                 kept = Signal(word_bits, name=f"wb_kept_next_b{b}")
                 m.d.comb += kept.eq(Mux(wb_fresh[b] | (done_word != wb_word[b]), 0, wb_kept[b])
                                     | (~unit.pruned << done_bit)[:word_bits])
@@ -511,10 +510,11 @@ class TTFSCore(wiring.Component):
             # slot's bit cleared; a command's was registered when it was taken and has
             # the bit set or cleared.
             last_stage = STDP_UNIT_LATENCY - 2
-            wb_row_word = Signal(slots, name=f"wb_row_word_b{b}")
-            with m.If(unit.flight_valid[last_stage]):     # (no toggling outside STDP)
+            with m.If(unit.flight_valid[last_stage]):
                 m.d.comb += [rowmask_rd[k][b].addr.eq(
                     unit.flight_tag.word_select(last_stage, entry_bits)) for k in range(n_lanes)]
+            wb_row_word = Signal(slots, name=f"wb_row_word_b{b}")
+            with m.If(unit.flight_valid[last_stage]):     # (no toggling outside STDP)
                 m.d.sync += wb_row_word.eq(Array(rowmask_rd[k][b].data
                                                  for k in range(n_lanes))[winner_lane])
             row_word = Mux(write_back, wb_row_word, acc_row_word)
