@@ -24,7 +24,7 @@ __all__ = ["FuzzCase", "random_config", "random_registers", "random_case_workloa
            "make_case", "compare_runs", "SIZE_LIMITS"]
 
 # Sizes kept small for simulation speed (the hardware's limits are in config._LIMITS).
-SIZE_LIMITS = {"n_inputs": (1, 48), "n_neurons": (1, 20)}
+SIZE_LIMITS = {"n_inputs": (1, 80), "n_neurons": (1, 20)}
 _LANES = (1, 2, 4, 8, 16)
 _LANE_WEIGHTS = {1: 0.25, 2: 0.3, 4: 0.3, 8: 0.1, 16: 0.1}
 _FIFO_DEPTHS = (2, 4, 8, 16, 32, 64)
@@ -40,7 +40,8 @@ def _ranged(rng, lo: int, hi: int) -> int:
 def random_config(rng: np.random.Generator) -> CoreConfig:
     """A random legal :class:`CoreConfig` with small sizes.
 
-    Varies ``n_inputs`` (1-48: one and several column-mask words), ``n_neurons`` (1-20),
+    Varies ``n_inputs`` (1-80 with one lane, 1-48 with two or four: one to three
+    column-mask words, so both ways of the mask write-back run), ``n_neurons`` (1-20),
     ``lanes`` (any allowed value up to ``n_neurons``; 8 and 16 less often), ``weight_bits`` (2-12),
     ``potential_bits`` (``weight_bits + 1`` to 32, often tight so saturation happens),
     ``time_steps`` (2-256), ``rate_frac_bits`` (4-16), ``fifo_depth`` (2-64),
@@ -52,7 +53,7 @@ def random_config(rng: np.random.Generator) -> CoreConfig:
     # per cycle at 16 lanes), so 8 and 16 are drawn less often and with fewer inputs.
     weights = np.array([_LANE_WEIGHTS[l] for l in allowed])
     lanes = int(rng.choice(allowed, p=weights / weights.sum()))
-    input_limit = SIZE_LIMITS["n_inputs"][1] if lanes <= 4 else (24 if lanes == 8 else 12)
+    input_limit = {1: SIZE_LIMITS["n_inputs"][1], 2: 48, 4: 48, 8: 24, 16: 12}[lanes]
     if lanes == 16:
         n_neurons = min(n_neurons, 18)
     weight_bits = _ranged(rng, 2, 12)

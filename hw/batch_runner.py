@@ -248,22 +248,17 @@ class BatchRunner(wiring.Component):
             self.read_data.eq(out_read.data),
         ]
         end_back = captured & self.events_out.payload.end
-        # Whether every end beat, or all but one, is back is kept in registers, from a
-        # down counter of the end beats still to come: the core's `valid` (a path
-        # through its emitter) then only selects between compares of that register with
-        # constants, and reaches no adder or counter compare (it did, as the critical
-        # path of the board build, through ``ends_back + 1 == ends``).
-        all_back = Signal()
-        one_left = Signal()
-        all_back_now = all_back | (end_back & one_left)
+        # Every end beat is back, counting this cycle's: from a down counter of the end
+        # beats still to come, the core's `valid` (a path through its emitter) only
+        # selects between compares of a register with constants, and reaches no adder
+        # or counter compare (it did, as the critical path of the board build, through
+        # ``ends_back + 1 == ends``).
+        all_back_now = (ends_left == 0) | (end_back & (ends_left == 1))
         with m.If(start_now):
             m.d.sync += [self.running.eq(1), self.outputs.eq(0), self.overflow.eq(0),
-                         ends_left.eq(self.ends), self.cycles.eq(0),
-                         all_back.eq(self.ends == 0), one_left.eq(self.ends == 1)]
+                         ends_left.eq(self.ends), self.cycles.eq(0)]
         with m.Elif(self.running):
-            m.d.sync += [self.cycles.eq(self.cycles + 1),
-                         all_back.eq(Mux(end_back, ends_left == 1, ends_left == 0)),
-                         one_left.eq(Mux(end_back, ends_left == 2, ends_left == 1))]
+            m.d.sync += self.cycles.eq(self.cycles + 1)
             with m.If(end_back):
                 m.d.sync += ends_left.eq(ends_left - 1)
             with m.If(captured):

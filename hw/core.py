@@ -364,20 +364,29 @@ class TTFSCore(wiring.Component):
 
         # Mask write-back without bit write enables (they would split each mask memory
         # into 1-bit slices) and without carrying mask words through the pipeline (they
-        # cost flip-flops clocked every cycle, which is the pruning unit's power).
-        # The row word is read at the write-back itself: integration, its other user,
-        # has stopped, and no two synapses of one STDP update share a row word.  The
-        # column word's read port belongs to the scan, so the write-back rebuilds the
-        # word instead: its alive bits are exactly the synapses the scan picks from it,
-        # so the true current word is the picked ones kept so far (wb_kept) plus the
-        # ones not yet written back (in the STDP unit's stages or still in scan_reg).
-        # Every write therefore stores the true word, even if a reset cuts it short.
-        wb_fresh = [Signal(name=f"wb_fresh_b{b}") for b in range(n_banks)]
-        wb_word = [Signal(range(n_words), name=f"wb_word_b{b}") for b in range(n_banks)]
-        wb_kept = [Signal(word_bits, name=f"wb_kept_b{b}") for b in range(n_banks)]
-        stdp_column_word = []      # per bank: the column word the write-back stores
-        with m.If(stdp_start):
-            m.d.sync += [fresh.eq(1) for fresh in wb_fresh]
+        # cost flip-flops clocked every cycle, which is the pruning unit's power): a
+        # prune reads the stored words and writes them back with its bit cleared.
+        # The row word is read a cycle ahead (see "memory writes"): integration, its
+        # other user, has stopped, and no two synapses of one STDP update share a row
+        # word.  The column word is read in the write-back's own cycle, from the same
+        # LUT RAM it is written to (an asynchronous read sees every earlier write), when
+        # the scan no longer needs the read port then: with at most two words per bank
+        # the scan reads the column masks only in STDP_FETCH and STDP_LOAD, before the
+        # first write-back (the default core).  With more words the scan prefetches
+        # during write-backs, so the write-back rebuilds the word instead: its alive bits
+        # are exactly the synapses the scan picks from it, so the true current word is
+        # the picked ones kept so far (wb_kept) plus the ones not yet written back (in
+        # the STDP unit's stages or still in scan_reg).
+        # Every write stores the true word, even if a reset cuts the update short.
+        col_read_at_write_back = n_words <= 2
+        col_rebuild = cfg.pruning and not col_read_at_write_back
+        stdp_column_word = []      # per bank: the rebuilt column word the write-back stores
+        if col_rebuild:
+            wb_fresh = [Signal(name=f"wb_fresh_b{b}") for b in range(n_banks)]
+            wb_word = [Signal(range(n_words), name=f"wb_word_b{b}") for b in range(n_banks)]
+            wb_kept = [Signal(word_bits, name=f"wb_kept_b{b}") for b in range(n_banks)]
+            with m.If(stdp_start):
+                m.d.sync += [fresh.eq(1) for fresh in wb_fresh]
         for b, unit in enumerate(stdp_units):
             row = mixed_radix(w_entry[b], b, n_banks)
             m.d.comb += [
@@ -394,11 +403,12 @@ class TTFSCore(wiring.Component):
             ]
             done_entry = unit.out_tag
             done_word, done_bit = word_of(done_entry), bit_of(done_entry)
-            if cfg.pruning:
+            if col_rebuild:
                 def in_flight(valid, entry):
                     return Mux(valid & (word_of(entry) == done_word),
                                Const(1, word_bits) << bit_of(entry), 0)[:word_bits]
-                unscanned = Mux(~scan_done[b] & (scan_word[b] == done_word), scan_reg[b], 0)
+                # (scan_reg is 0 once the bank's scan is done)
+                unscanned = Mux(scan_word[b] == done_word, scan_reg[b], 0)
                 kept = Signal(word_bits, name=f"wb_kept_next_b{b}")
                 m.d.comb += kept.eq(Mux(wb_fresh[b] | (done_word != wb_word[b]), 0, wb_kept[b])
                                     | (~unit.pruned << done_bit)[:word_bits])
@@ -407,8 +417,7 @@ class TTFSCore(wiring.Component):
                 for stage in range(STDP_UNIT_LATENCY - 1):
                     column_word = column_word | in_flight(
                         unit.flight_valid[stage], unit.flight_tag.word_select(stage, entry_bits))
-            stdp_column_word.append(column_word if cfg.pruning else None)
-            if cfg.pruning:
+                stdp_column_word.append(column_word)
                 with m.If(unit.out_valid):
                     m.d.sync += [wb_word[b].eq(done_word), wb_kept[b].eq(kept),
                                  wb_fresh[b].eq(0)]
@@ -510,23 +519,30 @@ class TTFSCore(wiring.Component):
             # slot's bit cleared; a command's was registered when it was taken and has
             # the bit set or cleared.
             last_stage = STDP_UNIT_LATENCY - 2
-            with m.If(unit.flight_valid[last_stage]):
-                m.d.comb += [rowmask_rd[k][b].addr.eq(
-                    unit.flight_tag.word_select(last_stage, entry_bits)) for k in range(n_lanes)]
             wb_row_word = Signal(slots, name=f"wb_row_word_b{b}")
             with m.If(unit.flight_valid[last_stage]):     # (no toggling outside STDP)
+                m.d.comb += [rowmask_rd[k][b].addr.eq(
+                    unit.flight_tag.word_select(last_stage, entry_bits)) for k in range(n_lanes)]
                 m.d.sync += wb_row_word.eq(Array(rowmask_rd[k][b].data
                                                  for k in range(n_lanes))[winner_lane])
             row_word = Mux(write_back, wb_row_word, acc_row_word)
             row_bit = (Const(1, slots) << slot)[:slots]
             set_bit = ~write_back & acc_mask
-            # The column word: the write-back's is rebuilt (stdp_column_word, above); a
-            # command's is read in its write cycle and has the bit set or cleared.
+            # The column word: a command's is read in its write cycle; so is the
+            # write-back's (its address is set with the scan's, below), with at most two
+            # words per bank, else it is rebuilt (stdp_column_word, above).  The bit is
+            # set or cleared as in the row word.
             with m.If(acc_wr):
                 m.d.comb += [colmask_rd[k][b].addr.eq(col_addr(acc_slot, acc_entry))
                              for k in range(n_lanes)]
-            col_word = Array(colmask_rd[k][b].data for k in range(n_lanes))[acc_lane]
-            col_bit = (Const(1, word_bits) << bit_of(acc_entry))[:word_bits]
+            col_lane = Mux(write_back, winner_lane, acc_lane) if col_read_at_write_back \
+                else acc_lane
+            col_word = Array(colmask_rd[k][b].data for k in range(n_lanes))[col_lane]
+            col_bit = (Const(1, word_bits) << Mux(write_back, bit_of(done_entry),
+                                                  bit_of(acc_entry)))[:word_bits]
+            col_data = Mux(set_bit, col_word | col_bit, col_word & ~col_bit)
+            if col_rebuild:
+                col_data = Mux(write_back, stdp_column_word[b], col_data)
             for k in range(n_lanes):
                 mask_written = (by_stdp[k] & unit.pruned) | by_access[k]
                 m.d.comb += [
@@ -536,9 +552,7 @@ class TTFSCore(wiring.Component):
                     rowmask_wr[k][b].en.eq(mask_written),
                     colmask_wr[k][b].addr.eq(Mux(write_back, col_addr(winner_slot, done_entry),
                                                  col_addr(acc_slot, acc_entry))),
-                    colmask_wr[k][b].data.eq(Mux(write_back, stdp_column_word[b],
-                                                 Mux(acc_mask, col_word | col_bit,
-                                                     col_word & ~col_bit))),
+                    colmask_wr[k][b].data.eq(col_data),
                     colmask_wr[k][b].en.eq(mask_written),
                 ]
 
@@ -806,6 +820,13 @@ class TTFSCore(wiring.Component):
                     m.d.comb += [colmask_rd[k][b].addr.eq(
                         mixed_radix(scan_col_slot[k], scan_col_word[b], n_words))
                         for k in range(n_lanes)]
+                if col_read_at_write_back:
+                    # a write-back's own word (the scan's reads after STDP_LOAD, of words
+                    # past the last, are never used: see "Mask write-back" above)
+                    with m.If(stdp_units[b].out_valid):
+                        m.d.comb += [colmask_rd[k][b].addr.eq(
+                            col_addr(scan_col_slot[k], stdp_units[b].out_tag))
+                            for k in range(n_lanes)]
         # busy until the last write-back is done, so a read-back never sees a stale weight
         m.d.comb += stdp_busy.eq(~stdp_engine.ongoing("IDLE") | Cat(*p_valid).any()
                                  | Cat(*w_valid).any()

@@ -56,6 +56,23 @@ def test_learning_prunes_and_skips():
     assert not model.mask.all()
 
 
+@pytest.mark.parametrize("n_inputs", [64, 100], ids=["2words", "4words"])
+@pytest.mark.parametrize("seed, theta", [(11, 0.74), (13, 0.7)], ids=["many", "few"])
+def test_learning_prunes_across_column_words(n_inputs, seed, theta):
+    """Prunes in learning keep the column masks true with two column-mask words per bank
+    (the write-back reads the stored word) and with four (it rebuilds the word while the
+    scan prefetches): a wrong column word changes which synapses a later update of the
+    same winner walks, its cycles and its weights.  Few prunes per update leave alive
+    synapses unscanned after a word's last prune, which the rebuild must keep."""
+    cfg = CoreConfig(n_inputs=n_inputs, n_neurons=2, lanes=1, time_steps=8)
+    assert cfg.colmask_words == (2 if n_inputs == 64 else 4)
+    model, expected = _check(cfg, seed=seed, learn=True, n_samples=8, prune_fraction=0.2,
+                             theta=theta)
+    assert model.counters["pruned"] > 0
+    winners = [e.out_events[0][0] for e in expected if e.out_events]
+    assert len(winners) > len(set(winners)), "no neuron won twice: later scans untested"
+
+
 def test_invalid_events_are_dropped_and_counted():
     cfg = CONFIGS[0]
     model, _ = _check(cfg, seed=11, learn=False, invalid=True)

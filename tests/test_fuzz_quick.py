@@ -36,6 +36,7 @@ def test_quick_set_covers_the_ranges():
     assert {c.lanes for c in cfgs} >= {1, 2, 4, 8}
     assert {c.pruning for c in cfgs} == {True, False}
     assert any(c.colmask_words > 1 for c in cfgs) or any(c.n_inputs > 32 for c in cfgs)
+    assert any(c.colmask_words == 1 for c in cfgs)
     assert min(c.weight_bits for c in cfgs) == 2
     assert any(c.potential_bits <= c.weight_bits + 3 for c in cfgs)
     assert any(c.fifo_depth == 2 for c in cfgs)
@@ -56,6 +57,7 @@ def test_random_config_is_legal_and_varies_every_field():
         assert len({getattr(c, name) for c in cfgs}) >= 2, name
     assert {c.lanes for c in cfgs} == {1, 2, 4, 8, 16}
     assert {c.fifo_depth for c in cfgs} == {2, 4, 8, 16, 32, 64}
+    assert {c.colmask_words for c in cfgs if c.pruning} == {1, 2, 3}
     for name, lo, hi in (("weight_bits", 2, 12), ("time_steps", 2, 256),
                          ("rate_frac_bits", 4, 16), ("counter_bits", 16, 48)):
         values = {getattr(c, name) for c in cfgs}
@@ -83,7 +85,7 @@ def test_fuzz_detects_a_mismatch(monkeypatch):
         self.counters["stdp_updates"] += 1
 
     monkeypatch.setattr(core_model.CoreModel, "_stdp", broken)
-    records = run_config(3, (0,))
+    records = run_config(3, (1,))      # (this case runs STDP and prunes)
     assert records[0]["regs"]["learn"]
     assert any("stdp_updates" in p for p in records[0]["problems"])
 
