@@ -248,10 +248,10 @@ class TTFSCore(wiring.Component):
             held_now = held_now | lane.holds
         m.d.sync += held_before.eq(held_now)
         pending_integrated = ~held_before.bit_select(close_epoch, 1)
-        # room in every lane queue for one more entry besides the F stage's (compares with
-        # constants, no adder: this feeds ``ready``)
-        space_ok = Cat(*[Mux(f_valid, lane.level < cfg.fifo_depth - 1,
-                             lane.level < cfg.fifo_depth) for lane in lanes]).all()
+        # room in every lane queue for one more entry besides the F stage's (the lanes'
+        # registers: this feeds ``ready``, and compares of four levels in front of it
+        # were part of the board build's critical path)
+        space_ok = Cat(*[Mux(f_valid, lane.room[1], lane.room[0]) for lane in lanes]).all()
         f_slice = [Signal(slots, name=f"f_slice_l{k}") for k in range(n_lanes)]
         for k, lane in enumerate(lanes):
             # A lane reads one weight per cycle, from the bank of the row it works on.

@@ -27,7 +27,10 @@ class IntegrationLane(wiring.Component):
     Ports:
         events: queue entries ``(index, slice)``: the bits of ``slice`` are the alive
             synapses of input row ``index`` in this lane (never all zero).
-        level: entries in the queue (the core's front end keeps room for one in flight).
+        room: bit 0: the queue has room for one more entry, bit 1: for two (the core's
+            front end keeps room for one in flight).  Registers, computed a cycle ahead
+            from the queue's next level, so that the core's ``ready`` starts at them
+            rather than at compares of four lanes' levels.
         busy: the queue is not empty, slice bits are left, or a synapse is in the fetch
             or update stage.
         holds: per epoch, an entry of that epoch is still queued, being picked, fetched
@@ -65,7 +68,7 @@ class IntegrationLane(wiring.Component):
         slots = cfg.slots_per_lane
         super().__init__({
             "events": In(stream.Signature(lane_queue_layout(cfg))),
-            "level": Out(range(cfg.fifo_depth + 1)),
+            "room": Out(2, init=0b11),
             "busy": Out(1),
             "holds": Out(STEP_EPOCHS),
             "weight_row": Out(cfg.input_index_bits),
@@ -119,7 +122,6 @@ class IntegrationLane(wiring.Component):
             queue.w_data.eq(self.events.payload),
             queue.w_en.eq(self.events.valid & ~bypass),
             self.events.ready.eq(queue.w_rdy | bypass),
-            self.level.eq(queue.level),
         ]
         head = data.View(lane_queue_layout(cfg), queue.r_data)
 
@@ -218,6 +220,12 @@ class IntegrationLane(wiring.Component):
                   for e in range(STEP_EPOCHS)]
         pushed = queue.w_en & queue.w_rdy
         popped = queue.r_en & queue.r_rdy
+        level_next = queue.level + pushed - popped
+        with m.If(self.flush):                         # (the queue is reset with it)
+            m.d.sync += self.room.eq(0b11)
+        with m.Else():
+            m.d.sync += self.room.eq(Cat(level_next < cfg.fifo_depth,
+                                         level_next < cfg.fifo_depth - 1))
         for e in range(STEP_EPOCHS):
             with m.If(self.flush):
                 m.d.sync += queued[e].eq(0)
