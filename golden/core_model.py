@@ -56,8 +56,9 @@ Lane at c: if its remaining slice is non-zero it picks one synapse (weight read;
   slice is then empty it loads the next entry (used from c+1): the queue head, or, with
   the queue empty, the F stage's entry for this lane directly (bypass; it is then not
   queued).
-WTA: one cycle per newly fired neuron plus two (a three-stage scan in ascending index;
-  a strictly larger potential replaces the best); the cycle in which it decides hands
+WTA: one cycle if one neuron fired newly, else one cycle per newly fired neuron plus
+  two (a three-stage scan in ascending index; a strictly larger potential replaces the
+  best); the cycle in which it decides hands
   the winner to the emitter (from the next cycle), flushes the F stage and every lane
   (queue, slice, fetch and update stages; the update of that cycle still happens),
   returns to RUN and starts the STDP engine, which runs while the rest of the sample's
@@ -305,7 +306,8 @@ class CoreModel:
                 elif learn:
                     if phase == _RUN:
                         fired[newly] = True
-                        wta_cycles_left = len(newly) + 2     # three-stage scan
+                        # three-stage scan; a single candidate wins at once
+                        wta_cycles_left = 1 if len(newly) == 1 else len(newly) + 2
                         # on the potentials at the end of the pending step; argmax:
                         # the lowest index on ties
                         winner = int(newly[np.argmax(oldest[1][newly])])

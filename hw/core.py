@@ -220,6 +220,7 @@ class TTFSCore(wiring.Component):
         wta_probe_cand = Signal(cfg.neuron_index_bits)          # stage C's candidate
         wta_probe_potential = Signal(cfg.potential_bits)        # and its potential
         wta_probe_valid = Signal()
+        wta_single = Signal()          # WTA has one candidate only: it wins at once
         rsp_valid = Signal()
         rsp_lane = Signal(range(n_lanes))
         rsp_bank = Signal(range(n_banks))
@@ -658,7 +659,8 @@ class TTFSCore(wiring.Component):
                     # where the open step has changed them since)
                     m.d.comb += [close_winner.eq(1), step_closes.eq(1)]
                     m.d.sync += [wta_vec.eq(newly_all), best_valid.eq(0),
-                                 wta_cand_valid.eq(0)]
+                                 wta_cand_valid.eq(0),
+                                 wta_single.eq(at_most_one_bit(newly_all))]
                     m.next = "WTA"
                 # (a beat is still taken in that cycle: it belongs to the open step, whose
                 # work WTA's decision flushes; testing resolve_winner here would put every
@@ -702,25 +704,34 @@ class TTFSCore(wiring.Component):
                 # potential probe and the compare in series: stage A takes the next
                 # candidate in ascending index, stage B reads its potential, stage C
                 # compares it; only a strictly larger potential replaces the best (ties:
-                # the lower index).  One cycle per candidate plus two.
+                # the lower index).  One cycle per candidate plus two; one cycle if there
+                # is one candidate only (wta_single, registered when WTA starts): it
+                # wins whatever its potential, so stage A decides.
                 # (stages B and C are outside the FSM: see above)
                 candidate, rest = lowest_set_bit(wta_vec)
                 with m.If(wta_vec != 0):
                     m.d.sync += [wta_vec.eq(rest), wta_cand.eq(candidate)]
                 m.d.sync += wta_cand_valid.eq(wta_vec != 0)
-                # the last candidate is in stage C (stage B's is then empty, and so is A)
-                with m.If(wta_probe_valid & ~wta_cand_valid):
+
+                def decide(chosen):
                     # the open step's work is void now: its entries are flushed (no
                     # beat is taken during WTA, so the F stage is empty) and its inputs
                     # count as after the winner
                     m.d.sync += [emit_winner.eq(1), emit_time.eq(pending_time), won.eq(1),
-                                 winner.eq(wta_chosen), dirty.eq(0)]
+                                 winner.eq(chosen), dirty.eq(0)]
                     for k in range(n_lanes):
-                        with m.If(low(wta_chosen) == k):
-                            m.d.sync += scan_col_slot[k].eq(high(wta_chosen))
+                        with m.If(low(chosen) == k):
+                            m.d.sync += scan_col_slot[k].eq(high(chosen))
                     m.d.sync += [word.eq(0) for word in scan_col_word]
                     m.d.comb += [stdp_start.eq(1)] + [lane.flush.eq(1) for lane in lanes]
                     m.next = "RUN"
+                with m.If(wta_single):
+                    decide(candidate)
+                    # (stages B and C stay empty)
+                    m.d.sync += [wta_single.eq(0), wta_cand_valid.eq(0)]
+                # the last candidate is in stage C (stage B's is then empty, and so is A)
+                with m.Elif(wta_probe_valid & ~wta_cand_valid):
+                    decide(wta_chosen)
 
             with m.State("STDP_WAIT"):
                 with m.If(~stdp_busy):
