@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from spikeforge.config import CoreConfig, CoreRegisters
+from spikeforge.golden.config_fuzz import compare_runs
 from spikeforge.golden.core_model import CoreModel
 from spikeforge.sim.fuzz import simulate_amaranth
 
@@ -33,19 +34,16 @@ def simulate_core(cfg: CoreConfig, weights, mask, samples, regs: CoreRegisters):
 def check_against_model(cfg: CoreConfig, weights, mask, samples, regs: CoreRegisters):
     """Run ``samples`` on the RTL (:func:`simulate_core`) and on the golden model and
     assert that every output beat, end beat, input beat's acceptance cycle, end weight,
-    mask and counter is equal.
+    mask and counter is equal (:func:`spikeforge.golden.config_fuzz.compare_runs`, the
+    fuzzer's comparison, whose messages name the first differing beat or synapse).
     Returns the model and its per-sample results."""
     model = CoreModel(cfg, weights, mask)
     expected = [model.run_sample(s, regs) for s in samples]
     got, w_rtl, m_rtl, counters = simulate_core(cfg, weights, mask, samples, regs)
-    for n, (e, g) in enumerate(zip(expected, got)):
-        assert g["out_events"] == e.out_events, f"sample {n}: output beats differ"
-        assert g["cycles"] == (e.cycles, e.cycles), f"sample {n}: end beat differs"
-        assert g["accept_cycles"] == e.accept_cycles, f"sample {n}: input beats taken at " \
-            f"other cycles"
+    problems = compare_runs(expected, got, model.weights, model.mask, model.counters,
+                            w_rtl, m_rtl, {k.removeprefix("cnt_"): v for k, v in counters.items()})
+    assert not problems, "; ".join(problems[:4])
     np.testing.assert_array_equal(w_rtl, model.weights)
-    np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)
-    assert counters == {f"cnt_{k}": v for k, v in model.counters.items()}
     return model, expected
 
 
