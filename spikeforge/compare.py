@@ -788,11 +788,39 @@ def _power(fpga, runs, activity, sim_builds, freq_mhz, cores):
             pd[s] = 100.0 * delta / over["sets"][s]["dynamic_w"] if over["sets"][s]["dynamic_w"] \
                 else None
         overhead = {"percent_of_total": pt, "percent_of_dynamic": pd,
+                    "delta_w": {s: over["sets"][s]["total_w"] - base["sets"][s]["total_w"]
+                                for s in ("low", "nominal", "high")},
+                    "breakdown_w": overhead_breakdown(over, base),
                     "method": "pruned build (pruning=True, prune_enable=1) running the unpruned "
                               "core's inference workload with every mask bit set (same weights, "
                               "same cycles) against the unpruned build (pruning=False); "
                               "whole-design power, both at the same clock"}
     return energy, overhead, reports
+
+
+def overhead_breakdown(over: dict, base: dict) -> dict:
+    """Where the pruning logic's extra power comes from: per coefficient set, every
+    (module, resource) whose power differs between the pruned build's overhead run
+    (``over``) and the unpruned build's inference run (``base``), as
+    ``{"module", "resource", "delta_w"}``, largest difference first.  Modules hold their
+    own cells only (children are modules of their own), so the rows of a set add up to
+    the difference of the two totals.  ``simulated`` says whether the pruned build's
+    module had simulated activity (else it toggles at the estimator's default rate)."""
+    modules = over.get("modules", {})
+    breakdown = {}
+    for s in ("low", "nominal", "high"):
+        ours, theirs = over["sets"][s]["by_module_w"], base["sets"][s]["by_module_w"]
+        rows = []
+        for module in sorted(set(ours) | set(theirs)):
+            mine, other = ours.get(module, {}), theirs.get(module, {})
+            for resource in sorted((set(mine) | set(other)) - {"total"}):
+                delta = mine.get(resource, 0.0) - other.get(resource, 0.0)
+                if delta:
+                    rows.append({"module": module, "resource": resource, "delta_w": delta,
+                                 "simulated": bool(modules.get(module, {}).get("simulated"))})
+        rows.sort(key=lambda row: -abs(row["delta_w"]))
+        breakdown[s] = rows
+    return breakdown
 
 
 def _targets(report: dict) -> list[dict]:
@@ -926,6 +954,37 @@ def _fmt(value, spec=".2f", suffix=""):
     return "n/a" if value is None else f"{value:{spec}}{suffix}"
 
 
+def overhead_markdown(over: dict) -> list[str]:
+    """The report's "Pruning logic power overhead" section (Markdown lines): the
+    percentages in every coefficient set, the method and, where the report has it, the
+    largest contributions to the difference (high set)."""
+    lines = ["", "## Pruning logic power overhead", "", "| | low | nominal | high |",
+             "|---|---:|---:|---:|"]
+    lines.append("| % of total | " + " | ".join(_fmt(over["percent_of_total"][s], '.3f')
+                                              for s in ("low", "nominal", "high")) + " |")
+    lines.append("| % of dynamic | " + " | ".join(_fmt(over["percent_of_dynamic"][s], '.2f')
+                                                for s in ("low", "nominal", "high")) + " |")
+    lines += ["", f"Method: {over['method']}."]
+    rows = (over.get("breakdown_w") or {}).get("high")
+    if rows:
+        delta = over["delta_w"]["high"]
+        lines += ["", f"Where the pruned build's extra {1e3 * delta:.3f} mW (high set) come "
+                  "from, by module and resource (own cells of each module; activity simulated "
+                  "or the estimator's default toggle rate):", "",
+                  "| module | resource | mW | share | activity |", "|---|---|---:|---:|---|"]
+
+        def share(value):
+            return f"{100 * value / delta:.1f} %" if delta else "-"
+        for row in rows[:10]:
+            activity = "simulated" if row.get("simulated") else "default"
+            lines.append(f"| {row['module']} | {row['resource']} | "
+                         f"{1e3 * row['delta_w']:.3f} | {share(row['delta_w'])} | {activity} |")
+        if len(rows) > 10:
+            rest = sum(row["delta_w"] for row in rows[10:])
+            lines.append(f"| {len(rows) - 10} more | | {1e3 * rest:.3f} | {share(rest)} | |")
+    return lines
+
+
 def report_markdown(report: dict) -> str:
     c = report["cores"]
     w = report["workload"]
@@ -991,13 +1050,7 @@ def report_markdown(report: dict) -> str:
                   "run's SAIF, load/read-back baseline subtracted) x cycles per sample / f."]
     over = report.get("power_overhead")
     if over:
-        lines += ["", "## Pruning logic power overhead", "", "| | low | nominal | high |",
-                  "|---|---:|---:|---:|"]
-        lines.append("| % of total | " + " | ".join(_fmt(over["percent_of_total"][s], '.3f')
-                                                  for s in ("low", "nominal", "high")) + " |")
-        lines.append("| % of dynamic | " + " | ".join(_fmt(over["percent_of_dynamic"][s], '.2f')
-                                                    for s in ("low", "nominal", "high")) + " |")
-        lines += ["", f"Method: {over['method']}."]
+        lines += overhead_markdown(over)
     builds = report.get("builds")
     if builds:
         lines += ["", "## Builds", "", "| core | Fmax MHz | LUT4 | CCU2C | FF | DPRAM | EBR |",

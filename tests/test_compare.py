@@ -213,3 +213,46 @@ def test_build_scheduling_lowers_only_the_calling_thread_and_its_children():
     assert seen["old"] == main_before
     assert seen["thread"] == seen["child"] == min(19, main_before + 3)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
+
+
+def _power_report(modules: dict) -> dict:
+    """A power report in the estimator's shape: per set, per module and resource (W)."""
+    sets = {}
+    for k, s in enumerate(("low", "nominal", "high")):
+        by_module = {m: {**{r: (k + 1) * w for r, w in res.items()},
+                         "total": (k + 1) * sum(res.values())} for m, res in modules.items()}
+        total = 0.3 + sum(v["total"] for v in by_module.values())
+        sets[s] = {"by_module_w": by_module, "total_w": total}
+    return {"sets": sets}
+
+
+def test_overhead_breakdown_adds_up_to_the_difference_of_the_totals():
+    """Every (module, resource) that differs is a row, largest first; a module of one
+    build only counts whole; the rows of a set add up to the difference of the totals;
+    the report lists them."""
+    from spikeforge.compare import overhead_breakdown, overhead_markdown
+
+    base = _power_report({"top.core": {"FF": 1e-3, "clock": 2e-3},
+                          "top.link": {"LUT4": 5e-4}})
+    over = _power_report({"top.core": {"FF": 1e-3, "clock": 3e-3, "LUT4": 2e-4},
+                          "top.link": {"LUT4": 6e-4}, "top.core.scan": {"MUX": 5e-5}})
+    over["modules"] = {"top.core": {"simulated": True}, "top.core.scan": {"simulated": True},
+                       "top.link": {"simulated": False}}
+    breakdown = overhead_breakdown(over, base)
+    for k, s in enumerate(("low", "nominal", "high")):
+        rows = breakdown[s]
+        assert [(r["module"], r["resource"]) for r in rows] == [
+            ("top.core", "clock"), ("top.core", "LUT4"), ("top.link", "LUT4"),
+            ("top.core.scan", "MUX")]
+        assert [r["delta_w"] for r in rows] == pytest.approx(
+            [(k + 1) * d for d in (1e-3, 2e-4, 1e-4, 5e-5)])
+        assert sum(r["delta_w"] for r in rows) == pytest.approx(
+            over["sets"][s]["total_w"] - base["sets"][s]["total_w"])
+    delta = over["sets"]["high"]["total_w"] - base["sets"]["high"]["total_w"]
+    sets = ("low", "nominal", "high")
+    text = "\n".join(overhead_markdown({
+        "percent_of_total": {s: 1.0 for s in sets}, "percent_of_dynamic": {s: 2.0 for s in sets},
+        "delta_w": {"high": delta}, "breakdown_w": breakdown, "method": "test"}))
+    assert "| top.core | clock | 3.000 | 74.1 % | simulated |" in text
+    assert "| top.link | LUT4 | 0.300 | 7.4 % | default |" in text
+    assert "| top.core.scan | MUX | 0.150 | 3.7 % | simulated |" in text
