@@ -44,6 +44,8 @@ def check_against_model(cfg: CoreConfig, weights, mask, samples, regs: CoreRegis
                             w_rtl, m_rtl, {k.removeprefix("cnt_"): v for k, v in counters.items()})
     assert not problems, "; ".join(problems[:4])
     np.testing.assert_array_equal(w_rtl, model.weights)
+    np.testing.assert_array_equal(m_rtl.astype(bool), model.mask)
+    assert counters == {f"cnt_{k}": v for k, v in model.counters.items()}
     return model, expected
 
 
