@@ -58,11 +58,10 @@ Lane at c: if its remaining slice is non-zero it picks one synapse (weight read;
   queued).
 WTA: one cycle if one neuron fired newly, else one cycle per newly fired neuron plus
   two (a three-stage scan in ascending index; a strictly larger potential replaces the
-  best); the cycle in which it decides hands
-  the winner to the emitter (from the next cycle), flushes the F stage and every lane
-  (queue, slice, fetch and update stages; the update of that cycle still happens),
-  returns to RUN and starts the STDP engine, which runs while the rest of the sample's
-  events are consumed.  ``syn_ops`` counts the updates the lanes did, so the open
+  best); the cycle in which it decides hands the winner to the emitter (from the next
+  cycle), flushes the F stage and every lane (queue, slice, fetch and update stages;
+  the update of that cycle still happens), returns to RUN and starts the STDP engine,
+  which runs while the rest of the sample's events are consumed.  ``syn_ops`` counts the updates the lanes did, so the open
   step's updates before the flush count as well.
 Emitter: one spike beat per cycle (ascending neuron index) while it holds spikes,
   beside every phase (the consumer is assumed ready).

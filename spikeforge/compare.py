@@ -781,15 +781,14 @@ def _power(fpga, runs, activity, sim_builds, freq_mhz, cores):
     overhead = None
     if "pruned-overhead" in reports and "unpruned-infer" in reports:
         over, base = reports["pruned-overhead"], reports["unpruned-infer"]
-        pt, pd = {}, {}
+        pt, pd, delta_w = {}, {}, {}
         for s in ("low", "nominal", "high"):
-            delta = over["sets"][s]["total_w"] - base["sets"][s]["total_w"]
+            delta = delta_w[s] = over["sets"][s]["total_w"] - base["sets"][s]["total_w"]
             pt[s] = 100.0 * delta / over["sets"][s]["total_w"]
             pd[s] = 100.0 * delta / over["sets"][s]["dynamic_w"] if over["sets"][s]["dynamic_w"] \
                 else None
         overhead = {"percent_of_total": pt, "percent_of_dynamic": pd,
-                    "delta_w": {s: over["sets"][s]["total_w"] - base["sets"][s]["total_w"]
-                                for s in ("low", "nominal", "high")},
+                    "delta_w": delta_w,
                     "breakdown_w": overhead_breakdown(over, base),
                     "method": "pruned build (pruning=True, prune_enable=1) running the unpruned "
                               "core's inference workload with every mask bit set (same weights, "
